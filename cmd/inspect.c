@@ -1,0 +1,143 @@
+/* ociimg inspect: the resolved manifest and config of an image. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ociimg/cleanup.h>
+#include <ociimg/fs.h>
+#include <ociimg/json.h>
+
+#include "cmd.h"
+#include "cmd_layout.h"
+
+static void write_raw(const char *buf, size_t len)
+{
+    fflush(stdout);
+    (void)oimg_fs_write_all(STDOUT_FILENO, buf, len);
+}
+
+/* Embeds a stored document in the output; it was validated when loaded. */
+static json_object *doc_json(const char *raw, size_t len)
+{
+    json_object *o = NULL;
+    struct oci_error *e = NULL;
+    if (raw && oimg_json_parse(&o, raw, len, NULL, &e) < 0)
+        oci_error_free(e);
+    return o;
+}
+
+static int print_image(const struct cmd_image_ref *r, const struct oimg_image *img)
+{
+    _cleanup_json_ json_object *o = json_object_new_object();
+    if (r->ref.name)
+        json_object_object_add(o, "name", json_object_new_string(r->ref.name));
+    json_object_object_add(o, "digest", json_object_new_string(img->desc.digest.str));
+    json_object_object_add(o, "mediaType", json_object_new_string(img->desc.media_type));
+    json_object_object_add(o, "size", json_object_new_int64(img->desc.size));
+    if (!oimg_digest_equal(&img->desc.digest, &r->desc.digest))
+        json_object_object_add(o, "index", oimg_descriptor_to_json(&r->desc));
+    if (img->config) {
+        struct oimg_platform p = {
+            .os = img->config->os,
+            .architecture = img->config->architecture,
+            .variant = img->config->variant,
+        };
+        _cleanup_free_ char *ps = oimg_platform_format(&p);
+        if (ps)
+            json_object_object_add(o, "platform", json_object_new_string(ps));
+    }
+    json_object_object_add(o, "manifest", doc_json(img->manifest_raw, img->manifest_raw_len));
+    json_object_object_add(o, "config", doc_json(img->config_raw, img->config_raw_len));
+    _cleanup_free_ char *txt = oimg_json_dump(o, true);
+    if (!txt)
+        return -OCI_ERR_NOMEM;
+    printf("%s\n", txt);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"raw", no_argument, NULL, 'r'},
+        {"config", no_argument, NULL, 'c'},
+        {"platform", required_argument, NULL, 'p'},
+        {0},
+    };
+    bool raw = false, config = false;
+    const char *platform = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            raw = true;
+            break;
+        case 'c':
+            config = true;
+            break;
+        case 'p':
+            platform = optarg;
+            break;
+        default:
+            return cmd_bad_option(&ociimg_cmd_inspect, argv);
+        }
+    }
+    if (optind + 1 != argc)
+        return cmd_usage_error(&ociimg_cmd_inspect, "expected one image name");
+
+    struct oci_error *err = NULL;
+    struct oimg_platform want = {0};
+    if (platform && oimg_platform_parse(&want, platform, &err) < 0)
+        return cmd_fail("inspect", err);
+
+    struct cmd_image_ref r = {0};
+    struct oimg_image *img = NULL;
+    int ret = cmd_image_ref_open(&r, argv[optind], OIMG_LAYOUT_READONLY, true, &err);
+    if (ret >= 0 && raw && !config && !platform) {
+        /* The stored bytes of what the name points at, index or manifest. */
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        ret = oimg_layout_blob_read(&buf, &len, r.layout, &r.desc.digest, r.desc.size,
+                                    OIMG_MAX_MANIFEST_SIZE, &err);
+        if (ret >= 0)
+            write_raw(buf, len);
+    } else if (ret >= 0) {
+        ret = oimg_layout_load_image(&img, r.layout, &r.desc, platform ? &want : NULL, &err);
+        if (ret >= 0 && raw) {
+            if (config && !img->config_raw)
+                ret = oci_error_set(&err, OCI_ERR_NOT_FOUND, "%s has no image config",
+                                    img->desc.digest.str);
+            else if (config)
+                write_raw(img->config_raw, img->config_raw_len);
+            else
+                write_raw(img->manifest_raw, img->manifest_raw_len);
+        } else if (ret >= 0) {
+            ret = print_image(&r, img);
+        }
+    }
+    oimg_image_free(img);
+    cmd_image_ref_clear(&r);
+    oimg_platform_clear(&want);
+    if (ret < 0)
+        return err ? cmd_fail("inspect", err) : EXIT_FAIL;
+    return EXIT_OK;
+}
+
+const struct ociimg_cmd ociimg_cmd_inspect = {
+    .name = "inspect",
+    .run = run,
+    .summary = "show an image's manifest and config",
+    .usage = "Usage: ociimg inspect [--raw] [--config] [--platform OS/ARCH[/VARIANT]] "
+             "DIR[:NAME|@DIGEST]\n\n"
+             "Resolves the name to an image manifest (choosing from an index by platform,\n"
+             "default: this host's) and prints the manifest and config as one JSON object.\n\n"
+             "Options:\n"
+             "  --raw        print the stored bytes of what the name points at (an index or a\n"
+             "               manifest); with --platform, of the chosen manifest\n"
+             "  --config     with --raw: print the stored bytes of the image config\n"
+             "  --platform P choose this platform from an index (e.g. linux/arm64/v8)\n\n"
+             "Examples:\n"
+             "  ociimg inspect ./images:3.19\n"
+             "  ociimg inspect --raw ./images@sha256:4bcff6...\n"
+             "  ociimg inspect --platform linux/arm64 ./images:3.19\n",
+};
