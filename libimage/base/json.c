@@ -412,8 +412,9 @@ int oimg_read_file_at(char **out, size_t *out_len, int dirfd, const char *path, 
 
 char *oimg_json_dump(json_object *o, bool pretty)
 {
-    int flags = (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) |
-                JSON_C_TO_STRING_NOSLASHESCAPE;
+    int flags =
+        (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
+        JSON_C_TO_STRING_NOSLASHESCAPE;
     const char *s = json_object_to_json_string_ext(o, flags);
     return s ? strdup(s) : NULL;
 }
