@@ -1,0 +1,465 @@
+/* `unpack`: an image's layers into a rootfs, and the rootfs plus config.json
+ * into a bundle that appears at its destination only when complete.
+ *
+ * Each layer blob is hashed as the applier reads it (the blob's digest and
+ * size against the manifest's descriptor), while the applier checks the
+ * uncompressed digest against the config's diff_id: a blob is never read
+ * twice and never trusted before both agree. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ociimg/bundle.h>
+#include <ociimg/cleanup.h>
+#include <ociimg/fs.h>
+#include <ociimg/json.h>
+
+#include "bundle_private.h"
+
+#define READ_CHUNK (256 * 1024)
+
+void oimg_unpack_opts_init(struct oimg_unpack_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    oimg_bundle_opts_init(&o->bundle);
+}
+
+/* ---- the layers ---- */
+
+struct blob_reader {
+    int fd;
+    struct oimg_hasher *h;
+    uint64_t n, size;
+};
+
+static ssize_t blob_read(void *ctx, void *buf, size_t len, struct oci_error **err)
+{
+    struct blob_reader *b = ctx;
+    /* One byte past the declared size is enough to know it is wrong. */
+    uint64_t left = b->size - b->n + 1;
+    if (len > left)
+        len = (size_t)left;
+    for (;;) {
+        ssize_t r = read(b->fd, buf, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
+        b->n += (uint64_t)r;
+        if (b->n > b->size)
+            return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
+                                 "layer blob is larger than the %llu bytes its descriptor declares",
+                                 (unsigned long long)b->size);
+        oimg_hasher_update(b->h, buf, (size_t)r);
+        return r;
+    }
+}
+
+static int apply_layer(struct oimg_applier *a, const struct oimg_layout *l,
+                       const struct oimg_descriptor *d, const struct oimg_digest *diff_id,
+                       struct oimg_apply_stats *st, struct oci_error **err)
+{
+    if (!oimg_media_type_is_layer(d->media_type) ||
+        oimg_apply_media_type_compression(d->media_type) < 0)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                             "media type `%s` is not a layer we can apply",
+                             d->media_type ? d->media_type : "(none)");
+    if (d->digest.alg != OIMG_DIGEST_SHA256 && d->digest.alg != OIMG_DIGEST_SHA512)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED, "digest `%s`: algorithm not supported",
+                             d->digest.str);
+    if (d->size < 0)
+        return oci_error_set(err, OCI_ERR_INVALID, "negative size");
+    _cleanup_close_ int fd = oimg_layout_blob_open(l, &d->digest, err);
+    if (fd < 0)
+        return fd;
+    struct blob_reader b = {.fd = fd, .size = (uint64_t)d->size};
+    int r = oimg_hasher_new(&b.h, d->digest.alg, err);
+    if (r < 0)
+        return r;
+    struct oimg_reader rd = {blob_read, &b};
+    r = oimg_applier_apply(a, d->media_type, &rd, diff_id, st, err);
+    /* Whatever the decompressor left unread (trailing bytes) still counts. */
+    _cleanup_free_ char *buf = r >= 0 ? malloc(READ_CHUNK) : NULL;
+    if (r >= 0 && !buf)
+        r = oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    while (r >= 0) {
+        ssize_t n = blob_read(&b, buf, READ_CHUNK, err);
+        if (n <= 0) {
+            r = (int)n;
+            break;
+        }
+    }
+    struct oimg_digest got;
+    oimg_hasher_final(b.h, &got);
+    oimg_hasher_free(b.h);
+    if (r < 0)
+        return r;
+    if (b.n != b.size)
+        return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
+                             "layer blob has %llu bytes, its descriptor declares %llu",
+                             (unsigned long long)b.n, (unsigned long long)b.size);
+    if (!oimg_digest_equal(&got, &d->digest))
+        return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH, "layer blob hashes to %s", got.str);
+    return 0;
+}
+
+int oimg_unpack_layers(struct oimg_unpack_result *res, const struct oimg_layout *l,
+                       const struct oimg_image *img, int rootfd,
+                       const struct oimg_unpack_opts *opts, struct oci_error **err)
+{
+    struct oimg_unpack_opts defaults;
+    if (!opts) {
+        oimg_unpack_opts_init(&defaults);
+        opts = &defaults;
+    }
+    const struct oimg_manifest *m = img->manifest;
+    const struct oimg_image_config *cfg = img->config;
+    if (!m || !cfg)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED, "%s is not an image (no image config)",
+                             img->desc.digest.str);
+    if (cfg->rootfs.n_diff_ids != m->n_layers)
+        return oci_error_set(err, OCI_ERR_INVALID,
+                             "the manifest has %zu layers but the config %zu diff_ids", m->n_layers,
+                             cfg->rootfs.n_diff_ids);
+
+    struct oimg_apply_opts ao;
+    oimg_apply_opts_init(&ao);
+    ao.rootless = opts->bundle.rootless;
+    ao.uid_map = opts->bundle.uid_map;
+    ao.n_uid_map = opts->bundle.n_uid_map;
+    ao.gid_map = opts->bundle.gid_map;
+    ao.n_gid_map = opts->bundle.n_gid_map;
+    ao.no_sync = opts->no_sync;
+    ao.warn = opts->bundle.warn;
+    ao.warn_ctx = opts->bundle.warn_ctx;
+    struct oimg_applier *a = NULL;
+    int r = oimg_applier_new(&a, rootfd, &ao, err);
+    if (r < 0)
+        return r;
+    struct oimg_unpack_result sum = {.manifest = img->desc.digest};
+    for (size_t i = 0; i < m->n_layers && r >= 0; i++) {
+        struct oimg_apply_stats st;
+        r = apply_layer(a, l, &m->layers[i], &cfg->rootfs.diff_ids[i], &st, err);
+        if (r < 0) {
+            r = oci_error_wrap(err, "layer %zu (%s)", i, m->layers[i].digest.str);
+            break;
+        }
+        sum.layers++;
+        sum.compressed_bytes += st.compressed_bytes;
+        sum.uncompressed_bytes += st.uncompressed_bytes;
+        sum.entries += st.entries;
+    }
+    if (r >= 0)
+        r = oimg_applier_finish(a, err);
+    oimg_applier_free(a);
+    if (r < 0)
+        return r;
+    if (res)
+        *res = sum;
+    return 0;
+}
+
+/* ---- placing the result ---- */
+
+/* dest split into its parent directory and last component. */
+static int split_dest(char **parent, char **base, const char *dest, struct oci_error **err)
+{
+    size_t n = strlen(dest);
+    while (n > 1 && dest[n - 1] == '/')
+        n--;
+    const char *slash = memrchr(dest, '/', n);
+    const char *b = slash ? slash + 1 : dest;
+    size_t blen = (size_t)(dest + n - b);
+    if (blen == 0 || (blen == 1 && b[0] == '.') || (blen == 2 && b[0] == '.' && b[1] == '.'))
+        return oci_error_set(err, OCI_ERR_INVALID, "destination `%s` must name a new directory",
+                             dest);
+    *base = strndup(b, blen);
+    if (!slash)
+        *parent = strdup(".");
+    else if (slash == dest)
+        *parent = strdup("/");
+    else
+        *parent = strndup(dest, (size_t)(slash - dest));
+    if (!*base || !*parent) {
+        free(*base);
+        free(*parent);
+        return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+enum dest_state { DEST_NEW, DEST_EMPTY_DIR, DEST_OTHER };
+
+static int dest_state(enum dest_state *out, int parentfd, const char *base, const char *dest,
+                      bool force, struct oci_error **err)
+{
+    struct stat st;
+    if (fstatat(parentfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno != ENOENT)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "stat `%s`", dest);
+        *out = DEST_NEW;
+        return 0;
+    }
+    *out = DEST_OTHER;
+    if (S_ISDIR(st.st_mode)) {
+        _cleanup_close_ int fd =
+            openat(parentfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", dest);
+        DIR *d = fdopendir(fd);
+        if (!d)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "read `%s`", dest);
+        fd = -1; /* the DIR owns it */
+        bool empty = true;
+        struct dirent *de;
+        while (empty && (de = readdir(d)))
+            empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+        closedir(d);
+        if (empty) {
+            *out = DEST_EMPTY_DIR;
+            return 0;
+        }
+    }
+    if (!force)
+        return oci_error_set(err, OCI_ERR_EXISTS,
+                             "`%s` exists and is not an empty directory "
+                             "(--force replaces it)",
+                             dest);
+    return 0;
+}
+
+/* Moves tmp to base.  *old gets the temp name now holding what was at base
+ * (to remove), or NULL. */
+static int place(char **old, int parentfd, const char *tmp, const char *base, const char *dest,
+                 bool force, struct oci_error **err)
+{
+    *old = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        enum dest_state s;
+        int r = dest_state(&s, parentfd, base, dest, force, err);
+        if (r < 0)
+            return r;
+        if (s == DEST_NEW) {
+            if (renameat2(parentfd, tmp, parentfd, base, RENAME_NOREPLACE) == 0)
+                return 0;
+            if (errno == EEXIST)
+                continue; /* appeared meanwhile: look again */
+            if (errno != EINVAL && errno != ENOSYS)
+                return oci_error_setsys(err, OCI_ERR_IO, errno, "rename into `%s`", dest);
+            /* No RENAME_NOREPLACE here: rename() still never replaces a
+             * non-empty directory. */
+        }
+        if (s != DEST_OTHER) {
+            /* rename() replaces an empty directory atomically, and fails
+             * if it has been filled meanwhile, which EXCHANGE would not. */
+            if (renameat(parentfd, tmp, parentfd, base) == 0)
+                return 0;
+            if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR || errno == EISDIR)
+                continue;
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "rename into `%s`", dest);
+        }
+        /* --force over a non-empty directory or a non-directory. */
+        if (renameat2(parentfd, tmp, parentfd, base, RENAME_EXCHANGE) == 0) {
+            *old = strdup(tmp);
+            return *old ? 0 : oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+        }
+        if (errno == ENOENT)
+            continue;
+        if (errno != EINVAL && errno != ENOSYS)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "exchange with `%s`", dest);
+        /* No RENAME_EXCHANGE: move the old one aside first. */
+        _cleanup_free_ char *aside = NULL;
+        char prefix[NAME_MAX + 1];
+        snprintf(prefix, sizeof(prefix), ".%.200s.ociimg-old-", base);
+        if (bundle_mkdtemp(&aside, parentfd, prefix, 0700, err) < 0)
+            return -OCI_ERR_IO;
+        unlinkat(parentfd, aside, AT_REMOVEDIR);
+        if (renameat(parentfd, base, parentfd, aside) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "move `%s` aside", dest);
+        if (renameat(parentfd, tmp, parentfd, base) < 0) {
+            int e = errno;
+            renameat(parentfd, aside, parentfd, base);
+            return oci_error_setsys(err, OCI_ERR_IO, e, "rename into `%s`", dest);
+        }
+        *old = TAKE_PTR(aside);
+        return 0;
+    }
+    return oci_error_set(err, OCI_ERR_STATE, "`%s` keeps changing while we replace it", dest);
+}
+
+/* --force must never replace the layout it reads from, or a directory
+ * holding it. */
+static int not_above_layout(int parentfd, const char *base, const char *dest,
+                            const struct oimg_layout *l, struct oci_error **err)
+{
+    struct stat d;
+    if (fstatat(parentfd, base, &d, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(d.st_mode))
+        return 0;
+    _cleanup_close_ int fd = openat(oimg_layout_dirfd(l), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int depth = 0; fd >= 0 && depth < 4096; depth++) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            break;
+        if (st.st_dev == d.st_dev && st.st_ino == d.st_ino)
+            return oci_error_set(err, OCI_ERR_INVALID,
+                                 "`%s` holds the layout being unpacked: refusing to replace it",
+                                 dest);
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat ust;
+        bool top =
+            up < 0 || (fstat(up, &ust) == 0 && ust.st_dev == st.st_dev && ust.st_ino == st.st_ino);
+        close(fd);
+        fd = up;
+        if (top)
+            break;
+    }
+    return 0;
+}
+
+static void warn_error(const struct oimg_unpack_opts *o, struct oci_error **e, const char *what)
+{
+    bundle_warn(o->bundle.warn, o->bundle.warn_ctx, "%s: %s", what,
+                *e && (*e)->msg ? (*e)->msg : "unknown error");
+    oci_error_clear(e);
+}
+
+/* The host id of container id 0 in a map, or -1 if unmapped. */
+static long long host_root(const struct oimg_idmap *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].container_id == 0)
+            return m[i].host_id;
+    return -1;
+}
+
+static int build(struct oimg_unpack_result *res, const struct oimg_layout *l,
+                 const struct oimg_image *img, int tmpfd, const struct oimg_unpack_opts *opts,
+                 struct oci_error **err)
+{
+    /* With a user namespace made by root, the container's root is someone
+     * else on the host: the bundle (still 0700) and the rootfs directory
+     * (unless a layer says otherwise) are theirs, as they are root's
+     * without maps. */
+    const struct oimg_bundle_opts *b = &opts->bundle;
+    uid_t hu = (uid_t)-1;
+    gid_t hg = (gid_t)-1;
+    if (!b->rootless && (b->n_uid_map || b->n_gid_map)) {
+        long long u = host_root(b->uid_map, b->n_uid_map);
+        long long g = host_root(b->gid_map, b->n_gid_map);
+        hu = u >= 0 ? (uid_t)u : (uid_t)-1;
+        hg = g >= 0 ? (gid_t)g : (gid_t)-1;
+        if (fchown(tmpfd, hu, hg) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "chown the bundle to the mapped root");
+    }
+    _cleanup_close_ int rootfd = -1;
+    if (opts->rootfs_only) {
+        rootfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* The rootfs is the destination: as readable as a rootfs is. */
+        if (rootfd < 0 || fchmod(rootfd, 0755) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "prepare the rootfs");
+    } else {
+        if (mkdirat(tmpfd, "rootfs", 0755) < 0 || fchmodat(tmpfd, "rootfs", 0755, 0) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "create rootfs");
+        rootfd = openat(tmpfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rootfd < 0 || fchown(rootfd, hu, hg) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "open rootfs");
+    }
+    int r = oimg_unpack_layers(res, l, img, rootfd, opts, err);
+    if (r < 0 || opts->rootfs_only)
+        return r;
+    _cleanup_json_ json_object *cfg = NULL;
+    r = oimg_bundle_config(&cfg, img->config, rootfd, &opts->bundle, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *txt = oimg_json_dump(cfg, true);
+    if (!txt)
+        return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    size_t len = strlen(txt);
+    txt[len] = '\n'; /* replaces the NUL: written with an explicit length */
+    r = oimg_fs_write_atomic(tmpfd, "config.json", txt, len + 1, 0644, err);
+    txt[len] = '\0';
+    if (r < 0)
+        return oci_error_wrap(err, "write config.json");
+    return 0;
+}
+
+int oimg_unpack(struct oimg_unpack_result *res, const struct oimg_layout *l,
+                const struct oimg_descriptor *desc, const char *dest,
+                const struct oimg_unpack_opts *opts, struct oci_error **err)
+{
+    struct oimg_unpack_opts defaults;
+    if (!opts) {
+        oimg_unpack_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!dest || !*dest)
+        return oci_error_set(err, OCI_ERR_INVALID, "no destination");
+    _cleanup_free_ char *parent = NULL, *base = NULL;
+    int r = split_dest(&parent, &base, dest, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int parentfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parentfd < 0)
+        return oci_error_setsys(err, errno == ENOENT ? OCI_ERR_NOT_FOUND : OCI_ERR_IO, errno,
+                                "open `%s`", parent);
+    /* Refuse early, before any work; checked again when renaming. */
+    enum dest_state s;
+    if ((r = dest_state(&s, parentfd, base, dest, opts->force, err)) < 0)
+        return r;
+    if (s == DEST_OTHER && (r = not_above_layout(parentfd, base, dest, l, err)) < 0)
+        return r;
+
+    struct oimg_image *img = NULL;
+    r = oimg_layout_load_image(&img, l, desc, opts->platform, err);
+    if (r < 0)
+        return r;
+    if (!img->config) {
+        r = oci_error_set(err, OCI_ERR_UNSUPPORTED, "%s is not an image (no image config)",
+                          img->desc.digest.str);
+        oimg_image_free(img);
+        return r;
+    }
+    if (!opts->rootfs_only && img->config->os && strcmp(img->config->os, "linux") != 0) {
+        r = oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                          "the image's os is `%s`; only linux images make bundles",
+                          img->config->os);
+        oimg_image_free(img);
+        return r;
+    }
+
+    char prefix[NAME_MAX + 1];
+    snprintf(prefix, sizeof(prefix), ".%.200s.ociimg-", base);
+    _cleanup_free_ char *tmp = NULL;
+    r = bundle_mkdtemp(&tmp, parentfd, prefix, 0700, err);
+    if (r < 0) {
+        oimg_image_free(img);
+        return r;
+    }
+    _cleanup_close_ int tmpfd =
+        openat(parentfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tmpfd < 0)
+        r = oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", tmp);
+    else
+        r = build(res, l, img, tmpfd, opts, err);
+    oimg_image_free(img);
+    _cleanup_free_ char *old = NULL;
+    if (r >= 0)
+        r = place(&old, parentfd, tmp, base, dest, opts->force, err);
+    if (r < 0) {
+        struct oci_error *e = NULL;
+        if (oimg_bundle_remove_tree(parentfd, tmp, &e) < 0)
+            warn_error(opts, &e, "remove the temp directory");
+        return oci_error_wrap(err, "`%s`", dest);
+    }
+    struct oci_error *e = NULL;
+    if (old && oimg_bundle_remove_tree(parentfd, old, &e) < 0)
+        warn_error(opts, &e, "remove the replaced destination");
+    if (!opts->no_sync && fsync(parentfd) < 0)
+        return oci_error_setsys(err, OCI_ERR_IO, errno, "fsync `%s`", parent);
+    return 0;
+}
