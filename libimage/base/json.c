@@ -118,6 +118,10 @@ static bool check_string(struct checker *c)
                 for (int i = 1; i <= 4; i++)
                     if (c->pos + i >= c->len || !is_hex(c->s[c->pos + i]))
                         return fail(c, "bad \\u escape");
+                /* json-c hands strings out NUL-terminated: an escaped NUL
+                 * would silently cut "app\\u0000:root" down to "app". */
+                if (memcmp(c->s + c->pos + 1, "0000", 4) == 0)
+                    return fail(c, "\\u0000 (NUL) in a string");
                 c->pos += 5;
                 continue;
             }
