@@ -55,6 +55,7 @@ assert "resources" not in c["linux"], c["linux"]
 EOF
 fi
 
+. "$OCIIMG_SRCDIR/tests/lib/crun.sh"
 note "a rootless run prints root inside, the caller outside"
 python_edit() { # python_edit CONFIG ARGS-JSON
     "$PY" -c 'import json, sys
@@ -65,7 +66,9 @@ if [ -f "$B/config.json" ]; then
     python_edit "$B/config.json" '["sh", "-c", "id; cat /proc/self/uid_map"]'
     for rt in runc crun; do
         set +e
-        "${AS_NOBODY[@]}" XDG_RUNTIME_DIR="$T/nb/state-$rt" timeout 60 \
+        wrap=()
+        [ "$rt" = crun ] && wrap=(crun_wrap)
+        "${wrap[@]}" "${AS_NOBODY[@]}" XDG_RUNTIME_DIR="$T/nb/state-$rt" timeout 60 \
             "$rt" --root "$T/nb/state-$rt" run --bundle "$B" "ociimg-rl2-$$-$rt" >"$T/rt.out" 2>"$T/rt.err" </dev/null
         rc=$?
         set -e

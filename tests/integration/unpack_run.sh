@@ -1,9 +1,8 @@
 #!/bin/bash
 # Bundles made by `ociimg unpack` run under real runtimes: runc, and crun (on a
-# cgroup v1 host whose /proc/self/cgroup lists a hugetlb controller that is not
-# mounted, crun refuses to start; the test then gives it a private
-# /sys/fs/cgroup with that hierarchy inside `unshare -m`, never touching the
-# host's mounts).  The images are test/busybox:1 with:
+# hybrid cgroup host crun refuses to start; tests/lib/crun.sh gives it a private
+# /sys/fs/cgroup with a hugetlb hierarchy inside `unshare -m`, never touching
+# the host's mounts).  The images are test/busybox:1 with:
 #   run-id:  User "app" (a member of staff in /etc/group), Cmd ["id"]
 #            -> "uid=1000(app) gid=1000(app) groups=50(staff)"
 #   run-env: Entrypoint/Cmd, Env, WorkingDir, a Volume: prints what it sees
@@ -37,29 +36,8 @@ NoNewPrivs:	1
 unshare-denied
 mount-denied"
 
-# crun on a hybrid cgroup v1 host needs the hugetlb hierarchy mounted.
-crun_wrap() {
-    if grep -q ':hugetlb:' /proc/self/cgroup && ! mountpoint -q /sys/fs/cgroup/hugetlb &&
-        [ -d /sys/fs/cgroup/cpu ] && ! [ -e /sys/fs/cgroup/cgroup.controllers ]; then
-        mkdir -p "$T/cg"
-        # In a private mount namespace: a tmpfs over /sys/fs/cgroup holding the
-        # host's hierarchies (bound back) plus hugetlb.
-        unshare -m --propagation private sh -euc '
-            cg=$1; shift
-            mount --rbind /sys/fs/cgroup "$cg"
-            mount -t tmpfs -o mode=755 cgroups /sys/fs/cgroup
-            for d in "$cg"/*; do
-                n=${d##*/}
-                mkdir "/sys/fs/cgroup/$n"
-                if mountpoint -q "$d"; then mount --rbind "$d" "/sys/fs/cgroup/$n"; fi
-            done
-            [ -d /sys/fs/cgroup/hugetlb ] || mkdir /sys/fs/cgroup/hugetlb
-            mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-            exec "$@"' sh "$T/cg" "$@"
-    else
-        "$@"
-    fi
-}
+# crun on a hybrid cgroup host: see tests/lib/crun.sh.
+. "$OCIIMG_SRCDIR/tests/lib/crun.sh"
 
 # run_bundle RUNTIME NAME EXPECTED
 run_bundle() {
