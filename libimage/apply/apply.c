@@ -68,10 +68,7 @@ void apply_warn(struct oimg_applier *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    a->opts.warn(a->opts.warn_ctx, buf);
+    oci_warnf(a->opts.warn, a->opts.warn_ctx, "%s", buf);
 }
 
 static int copy_map(const struct oimg_idmap **dst, size_t *n, const struct oimg_idmap *src,

@@ -125,3 +125,16 @@ void oci_error_clear(struct oci_error **err)
         *err = NULL;
     }
 }
+
+void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
+{
+    if (!warn)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    flatten(buf);
+    warn(ctx, buf);
+}

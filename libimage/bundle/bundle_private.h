@@ -7,10 +7,6 @@
 
 #include <ociimg/bundle.h>
 
-/* Formats one warning line and hands it to warn (if set). */
-void bundle_warn(oimg_apply_warn_fn warn, void *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Reads a regular file inside the tree at rootfd (symlinks resolved inside
  * the root only; anything but a regular file is refused without being opened
  * for reading).  Returns 1 with *out (NUL-terminated) and *len, 0 if the file

@@ -106,21 +106,21 @@ static json_object *process_user(struct conv *c)
     json_object_object_add(u, "uid", json_object_new_int64(c->user.uid));
     json_object_object_add(u, "gid", json_object_new_int64(c->user.gid));
     if (c->userns && !id_mapped(c->uid_map, c->n_uid_map, c->user.uid))
-        bundle_warn(c->o->warn, c->o->warn_ctx,
-                    "uid %u is not mapped in the user namespace: the runtime will refuse to start "
-                    "the process (see --uid-map)",
-                    c->user.uid);
+        oci_warnf(c->o->warn, c->o->warn_ctx,
+                  "uid %u is not mapped in the user namespace: the runtime will refuse to start "
+                  "the process (see --uid-map)",
+                  c->user.uid);
     if (c->userns && !id_mapped(c->gid_map, c->n_gid_map, c->user.gid))
-        bundle_warn(c->o->warn, c->o->warn_ctx,
-                    "gid %u is not mapped in the user namespace: the runtime will refuse to start "
-                    "the process (see --gid-map)",
-                    c->user.gid);
+        oci_warnf(c->o->warn, c->o->warn_ctx,
+                  "gid %u is not mapped in the user namespace: the runtime will refuse to start "
+                  "the process (see --gid-map)",
+                  c->user.gid);
     json_object *g = json_object_new_array();
     for (size_t i = 0; i < c->user.n_additional_gids; i++) {
         uint32_t gid = c->user.additional_gids[i];
         if (c->userns && !id_mapped(c->gid_map, c->n_gid_map, gid)) {
-            bundle_warn(c->o->warn, c->o->warn_ctx,
-                        "additional gid %u left out: it is not mapped in the user namespace", gid);
+            oci_warnf(c->o->warn, c->o->warn_ctx,
+                      "additional gid %u left out: it is not mapped in the user namespace", gid);
             continue;
         }
         json_object_array_add(g, json_object_new_int64(gid));
@@ -143,8 +143,8 @@ static json_object *process_args(struct conv *c)
     if (json_object_array_length(a) == 0) {
         /* The runtime-spec needs one argument; this is what `runc spec`
          * and umoci leave there. */
-        bundle_warn(c->o->warn, c->o->warn_ctx,
-                    "the image has neither Entrypoint nor Cmd: process.args is [\"sh\"]");
+        oci_warnf(c->o->warn, c->o->warn_ctx,
+                  "the image has neither Entrypoint nor Cmd: process.args is [\"sh\"]");
         json_object_array_add(a, json_object_new_string("sh"));
     }
     return a;
@@ -201,10 +201,10 @@ static int process(json_object **out, struct conv *c, struct oci_error **err)
     json_object_object_add(p, "env", env);
     const char *wd = cfg->config.working_dir;
     if (wd && *wd && *wd != '/') {
-        bundle_warn(c->o->warn, c->o->warn_ctx,
-                    "WorkingDir `%s` is relative: process.cwd is `/%s` (the runtime-spec needs an "
-                    "absolute path)",
-                    wd, wd);
+        oci_warnf(c->o->warn, c->o->warn_ctx,
+                  "WorkingDir `%s` is relative: process.cwd is `/%s` (the runtime-spec needs an "
+                  "absolute path)",
+                  wd, wd);
         _cleanup_free_ char *abs = NULL;
         if (asprintf(&abs, "/%s", wd) < 0)
             return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
@@ -265,7 +265,7 @@ static char *clean_volume(struct conv *c, const char *vol)
         if (l == 0 || (l == 1 && s[0] == '.'))
             continue;
         if (l == 2 && s[0] == '.' && s[1] == '.') {
-            bundle_warn(c->o->warn, c->o->warn_ctx, "volume `%s` left out: it contains `..`", vol);
+            oci_warnf(c->o->warn, c->o->warn_ctx, "volume `%s` left out: it contains `..`", vol);
             free(out);
             return NULL;
         }
@@ -275,13 +275,12 @@ static char *clean_volume(struct conv *c, const char *vol)
     }
     out[o] = '\0';
     if (o == 0) {
-        bundle_warn(c->o->warn, c->o->warn_ctx, "volume `%s` left out: it is the root", vol);
+        oci_warnf(c->o->warn, c->o->warn_ctx, "volume `%s` left out: it is the root", vol);
         free(out);
         return NULL;
     }
     if (vol[0] != '/')
-        bundle_warn(c->o->warn, c->o->warn_ctx, "volume `%s` is relative: mounted at `%s`", vol,
-                    out);
+        oci_warnf(c->o->warn, c->o->warn_ctx, "volume `%s` is relative: mounted at `%s`", vol, out);
     return out;
 }
 
@@ -316,13 +315,13 @@ static int volume_mounts(json_object *mounts, struct conv *c, struct oci_error *
         for (size_t j = 0; !skip && j < OCI_ARRAY_SIZE(default_mounts); j++)
             skip = strcmp(default_mounts[j].dest, dest) == 0;
         if (!skip && (under(dest, "/proc") || under(dest, "/sys"))) {
-            bundle_warn(c->o->warn, c->o->warn_ctx,
-                        "volume `%s` left out: runtimes refuse mounts inside /proc and /sys", dest);
+            oci_warnf(c->o->warn, c->o->warn_ctx,
+                      "volume `%s` left out: runtimes refuse mounts inside /proc and /sys", dest);
             continue;
         }
         if (skip) {
-            bundle_warn(c->o->warn, c->o->warn_ctx,
-                        "volume `%s` left out: something is mounted there already", dest);
+            oci_warnf(c->o->warn, c->o->warn_ctx,
+                      "volume `%s` left out: something is mounted there already", dest);
             continue;
         }
         /* The tmpfs takes the owner and mode of the image's directory, so a
@@ -440,8 +439,8 @@ static int annotations(json_object **out, struct conv *c, struct oci_error **err
             unsafe |=
                 strncmp(kv->key, unsafe_label_prefixes[j], strlen(unsafe_label_prefixes[j])) == 0;
         if (unsafe) {
-            bundle_warn(c->o->warn, c->o->warn_ctx,
-                        "label `%s` not converted to an annotation: runtimes act on it", kv->key);
+            oci_warnf(c->o->warn, c->o->warn_ctx,
+                      "label `%s` not converted to an annotation: runtimes act on it", kv->key);
             continue;
         }
         json_object_object_add(a, kv->key, json_object_new_string(kv->value ? kv->value : ""));

@@ -324,9 +324,9 @@ static int read_xattrs(struct tw *t, int dirfd, const char *name, const char *pa
     if (n < 0) {
         if (errno == ENOTSUP || errno == ENOENT) {
             if (errno == ENOENT && !t->warned_xattr) {
-                bundle_warn(t->warn, t->warn_ctx,
-                            "no /proc: xattrs of non-regular files are not "
-                            "exported");
+                oci_warnf(t->warn, t->warn_ctx,
+                          "no /proc: xattrs of non-regular files are not "
+                          "exported");
                 t->warned_xattr = true;
             }
             return 0;
@@ -364,8 +364,8 @@ static int read_xattrs(struct tw *t, int dirfd, const char *name, const char *pa
             continue;
         }
         if (strchr(k, '=')) {
-            bundle_warn(t->warn, t->warn_ctx, "`%s`: xattr `%s` cannot be written to a pax header",
-                        path, k);
+            oci_warnf(t->warn, t->warn_ctx, "`%s`: xattr `%s` cannot be written to a pax header",
+                      path, k);
             continue;
         }
         char key[320];
@@ -495,7 +495,7 @@ static int one(struct tw *t, int *dfd, const char *dirpath, const char *name, un
         e.type = '6';
         break;
     default:
-        bundle_warn(t->warn, t->warn_ctx, "`/%s`: sockets cannot be archived; left out", path);
+        oci_warnf(t->warn, t->warn_ctx, "`/%s`: sockets cannot be archived; left out", path);
         return 0;
     }
     if (asprintf(&tname, "%s%s", path, e.type == '5' ? "/" : "") < 0)

@@ -323,8 +323,8 @@ static int not_above_layout(int parentfd, const char *base, const char *dest,
 
 static void warn_error(const struct oimg_unpack_opts *o, struct oci_error **e, const char *what)
 {
-    bundle_warn(o->bundle.warn, o->bundle.warn_ctx, "%s: %s", what,
-                *e && (*e)->msg ? (*e)->msg : "unknown error");
+    oci_warnf(o->bundle.warn, o->bundle.warn_ctx, "%s: %s", what,
+              *e && (*e)->msg ? (*e)->msg : "unknown error");
     oci_error_clear(e);
 }
 

@@ -20,21 +20,6 @@
 
 #define MAX_FIELDS 7
 
-void bundle_warn(oimg_apply_warn_fn warn, void *ctx, const char *fmt, ...)
-{
-    if (!warn)
-        return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    warn(ctx, buf);
-}
-
 int oimg_bundle_parse_id(const char *s, size_t len, uint32_t *out, struct oci_error **err)
 {
     if (len == 0)

@@ -48,7 +48,7 @@ struct oimg_idmap {
 
 /* Libraries never print: warnings (a device turned into a file, an xattr the
  * filesystem refused, ...) go here, one line each, without a newline. */
-typedef void (*oimg_apply_warn_fn)(void *ctx, const char *msg);
+typedef oci_warn_fn oimg_apply_warn_fn;
 
 #define OIMG_APPLY_DEFAULT_MAX_PATH 4096
 #define OIMG_APPLY_DEFAULT_MAX_ENTRIES 1000000ull

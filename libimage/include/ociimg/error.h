@@ -54,6 +54,13 @@ void oci_error_clear(struct oci_error **err);
 /* A short stable name for a code: "invalid", "not-found", ... */
 const char *oci_error_code_name(int code);
 
+/* Libraries never print: warnings (a device turned into a file, a label left
+ * out) go to a callback the command prints, one line each. */
+typedef void (*oci_warn_fn)(void *ctx, const char *msg);
+/* Formats one line (newlines flattened) and hands it to warn, if set. */
+void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif
