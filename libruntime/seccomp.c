@@ -1,0 +1,217 @@
+/* linux.seccomp through libseccomp.  The filter is built in the container's
+ * init before it waits for `start` and loaded as late as the credentials
+ * allow (see init.c), so as few runtime syscalls as possible run under it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <seccomp.h>
+
+#include <ociimg/cleanup.h>
+
+#include "rt_private.h"
+
+struct rt_seccomp_prog {
+    scmp_filter_ctx ctx;
+};
+
+static const struct {
+    const char *name;
+    uint32_t action;
+} actions[] = {
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
+    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0)},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY},
+};
+
+int rt_seccomp_action(const char *name, uint32_t *action)
+{
+    for (size_t i = 0; i < OCI_ARRAY_SIZE(actions); i++)
+        if (strcmp(actions[i].name, name) == 0) {
+            *action = actions[i].action;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    uint32_t arch;
+} archs[] = {
+    {"SCMP_ARCH_X86", SCMP_ARCH_X86},
+    {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+    {"SCMP_ARCH_X32", SCMP_ARCH_X32},
+    {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+    {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
+    {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+    {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
+    {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+    {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
+    {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+    {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
+    {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+    {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
+    {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+    {"SCMP_ARCH_S390", SCMP_ARCH_S390},
+    {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+    {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
+    {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
+    {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+};
+
+int rt_seccomp_arch(const char *name, uint32_t *arch)
+{
+    for (size_t i = 0; i < OCI_ARRAY_SIZE(archs); i++)
+        if (strcmp(archs[i].name, name) == 0) {
+            *arch = archs[i].arch;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    int op;
+} ops[] = {
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+};
+
+int rt_seccomp_op(const char *name, int *op)
+{
+    for (size_t i = 0; i < OCI_ARRAY_SIZE(ops); i++)
+        if (name && strcmp(ops[i].name, name) == 0) {
+            *op = ops[i].op;
+            return 0;
+        }
+    *op = SCMP_CMP_EQ;
+    return -1;
+}
+
+static uint32_t with_errno(uint32_t action, bool has, uint32_t e)
+{
+    if (action == SCMP_ACT_ERRNO(0))
+        return SCMP_ACT_ERRNO(has ? e : EPERM);
+    if (action == SCMP_ACT_TRACE(0))
+        return SCMP_ACT_TRACE(has ? e : EPERM);
+    return action;
+}
+
+static void prog_free(struct rt_seccomp_prog *p)
+{
+    if (!p)
+        return;
+    if (p->ctx)
+        seccomp_release(p->ctx);
+    free(p);
+}
+
+/* Several conditions on one argument are alternatives (runc's reading of the
+ * spec): each becomes its own rule; distinct arguments AND in one rule. */
+static bool args_distinct(const struct rt_seccomp_rule *r)
+{
+    for (size_t i = 0; i < r->n_args; i++)
+        for (size_t j = i + 1; j < r->n_args; j++)
+            if (r->args[i].index == r->args[j].index)
+                return false;
+    return true;
+}
+
+static struct scmp_arg_cmp to_cmp(const struct rt_seccomp_arg *a)
+{
+    struct scmp_arg_cmp c = {.arg = a->index,
+                             .op = (enum scmp_compare)a->op,
+                             .datum_a = a->value,
+                             .datum_b = a->value_two};
+    return c;
+}
+
+int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, bool nnp,
+                       char *why, size_t whylen)
+{
+    struct rt_seccomp_prog *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    uint32_t def = with_errno(s->default_action, s->has_default_errno, s->default_errno);
+    p->ctx = seccomp_init(def);
+    if (!p->ctx) {
+        snprintf(why, whylen, "seccomp: cannot initialise a filter");
+        prog_free(p);
+        return -EINVAL;
+    }
+    int r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_NNP, nnp ? 1 : 0);
+    if (r == 0 && (s->flags & 1u))
+        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    if (r == 0 && (s->flags & 2u))
+        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_LOG, 1);
+    if (r == 0 && (s->flags & 4u))
+        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_SSB, 1);
+    if (r < 0) {
+        snprintf(why, whylen, "seccomp: set filter flags: %s", strerror(-r));
+        prog_free(p);
+        return r;
+    }
+    for (size_t i = 0; i < s->n_archs; i++) {
+        r = seccomp_arch_add(p->ctx, s->archs[i]);
+        if (r < 0 && r != -EEXIST) {
+            snprintf(why, whylen, "seccomp: add architecture: %s", strerror(-r));
+            prog_free(p);
+            return r;
+        }
+    }
+    for (size_t i = 0; i < s->n_rules; i++) {
+        const struct rt_seccomp_rule *rule = &s->rules[i];
+        uint32_t act = with_errno(rule->action, rule->has_errno, rule->errno_ret);
+        if (act == def)
+            continue; /* libseccomp refuses rules that repeat the default */
+        for (size_t k = 0; k < rule->n_names; k++) {
+            int nr = seccomp_syscall_resolve_name(rule->names[k]);
+            if (nr == __NR_SCMP_ERROR)
+                continue; /* unknown on this kernel/arch: runc and crun skip it */
+            if (rule->n_args == 0) {
+                r = seccomp_rule_add(p->ctx, act, nr, 0);
+            } else if (args_distinct(rule)) {
+                struct scmp_arg_cmp cmps[6];
+                for (size_t j = 0; j < rule->n_args; j++)
+                    cmps[j] = to_cmp(&rule->args[j]);
+                r = seccomp_rule_add_array(p->ctx, act, nr, (unsigned)rule->n_args, cmps);
+            } else {
+                r = 0;
+                for (size_t j = 0; j < rule->n_args && r == 0; j++) {
+                    struct scmp_arg_cmp c = to_cmp(&rule->args[j]);
+                    r = seccomp_rule_add_array(p->ctx, act, nr, 1, &c);
+                }
+            }
+            if (r < 0) {
+                snprintf(why, whylen, "seccomp: add rule for %s: %s", rule->names[k], strerror(-r));
+                prog_free(p);
+                return r;
+            }
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+int rt_seccomp_load(struct rt_seccomp_prog *p, char *why, size_t whylen)
+{
+    int r = seccomp_load(p->ctx);
+    if (r < 0) {
+        snprintf(why, whylen, "seccomp: load filter: %s", strerror(-r));
+        return r;
+    }
+    prog_free(p);
+    return 0;
+}
