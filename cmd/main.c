@@ -12,7 +12,7 @@
 
 static const struct ociimg_cmd *const commands[] = {
     &ociimg_cmd_ls,  &ociimg_cmd_inspect, &ociimg_cmd_validate, &ociimg_cmd_verify, &ociimg_cmd_gc,
-    &ociimg_cmd_tag, &ociimg_cmd_untag,   &ociimg_cmd_unpack,   &ociimg_cmd_export,
+    &ociimg_cmd_tag, &ociimg_cmd_untag,   &ociimg_cmd_unpack,   &ociimg_cmd_export, &ociimg_cmd_run,
 };
 
 static void print_help(FILE *f)
