@@ -121,6 +121,22 @@ else
 fi
 expect_match "umoci bundle: ambient caps granted (umoci sets inheritable)" \
     "$(cat "$T/ub.ocirun")" "CapAmb:[[:space:]]+0000000020000420"
+# ---- ociimg unpack (the same image) ----
+if [ -x "${OCIIMG:-}" ]; then
+    "$OCIIMG" unpack -q --no-sync "$T/oci:bb" "$T/ob" >"$T/ob.err" 2>&1
+    expect_eq "ociimg unpack made a bundle of the umoci image" "$?" 0
+    view ocirun "$T/ob" "$P-ob" >"$T/ob.ocirun"
+    expect_eq "ocirun runs the ociimg bundle" "$?" 0
+    view runc "$T/ob" "$P-obr" >"$T/ob.runc"
+    if diff -u <(normalize "$T/ob.runc") <(normalize "$T/ob.ocirun") >"$T/ob.diff"; then
+        ok "ociimg bundle: ocirun's view equals runc's (id, caps, nnp, hostname, /dev, mounts)"
+    else
+        bad "ociimg bundle: ocirun's view differs from runc's"
+        cat "$T/ob.diff"
+    fi
+else
+    bad "OCIIMG is not set: the ociimg unpack bundle was not compared"
+fi
 check "runc and crun cleaned up" test -z "$(ls "$T/runc-state" "$T/crun-state" 2>/dev/null | grep -v :)"
 
 finish
