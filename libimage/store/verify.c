@@ -337,8 +337,16 @@ static void check_index_json(struct verify_ctx *c, json_object **root)
             problem(c, "%s", e->msg);
         return;
     }
-    if (json_object_array_length(json_object_object_get(*root, "manifests")) == 0)
-        problem(c, "index.json lists no manifests");
+    /* "manifests": [] is a new or emptied layout, which is valid (a pull that
+     * failed into a fresh directory leaves one); null or absent is not. */
+    json_object *m = json_object_object_get(*root, "manifests");
+    if (!json_object_is_type(m, json_type_array)) {
+        if (c->rep->n_problems == before)
+            problem(c, "index.json lists no manifests (\"manifests\" is %s)",
+                    m ? "not an array" : "null or missing");
+    } else if (json_object_array_length(m) == 0) {
+        note(c, "index.json lists no manifests (an empty layout)");
+    }
 }
 
 void oimg_verify_report_clear(struct oimg_verify_report *r)
