@@ -27,6 +27,8 @@ struct ociimg_cmd {
 
 extern const struct ociimg_cmd ociimg_cmd_ls, ociimg_cmd_inspect, ociimg_cmd_validate,
     ociimg_cmd_verify, ociimg_cmd_gc, ociimg_cmd_tag, ociimg_cmd_untag;
+extern const struct ociimg_cmd ociimg_cmd_pull, ociimg_cmd_tags, ociimg_cmd_login,
+    ociimg_cmd_logout;
 extern const struct ociimg_cmd ociimg_cmd_unpack, ociimg_cmd_export, ociimg_cmd_run;
 
 /* Prints "ociimg: <cmd>: <message>" once and returns the exit code for the

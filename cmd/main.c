@@ -11,8 +11,10 @@
 #endif
 
 static const struct ociimg_cmd *const commands[] = {
-    &ociimg_cmd_ls,  &ociimg_cmd_inspect, &ociimg_cmd_validate, &ociimg_cmd_verify, &ociimg_cmd_gc,
-    &ociimg_cmd_tag, &ociimg_cmd_untag,   &ociimg_cmd_unpack,   &ociimg_cmd_export, &ociimg_cmd_run,
+    &ociimg_cmd_ls,     &ociimg_cmd_inspect, &ociimg_cmd_validate, &ociimg_cmd_verify,
+    &ociimg_cmd_gc,     &ociimg_cmd_tag,     &ociimg_cmd_untag,    &ociimg_cmd_unpack,
+    &ociimg_cmd_export, &ociimg_cmd_run,     &ociimg_cmd_pull,     &ociimg_cmd_tags,
+    &ociimg_cmd_login,  &ociimg_cmd_logout,
 };
 
 static void print_help(FILE *f)
@@ -21,8 +23,7 @@ static void print_help(FILE *f)
                "Keep OCI images in an OCI image layout directory.\n\nCommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "\nImage names: DIR, DIR:NAME or DIR@sha256:HEX (DIR is an OCI image "
-               "layout).\n"
+    fprintf(f, "\nImage names: DIR, DIR:NAME or DIR@sha256:HEX (DIR is an OCI image layout).\n"
                "Run 'ociimg COMMAND --help' for a command's options and examples.\n");
 }
 

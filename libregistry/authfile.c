@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ociimg/base64.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/fs.h>
 #include <ociimg/json.h>
@@ -188,7 +189,7 @@ int oreg_authfile_store(const char *path, const char *registry, const char *user
     memcpy(pair, username, ul);
     pair[ul] = ':';
     memcpy(pair + ul + 1, password, pl + 1);
-    _cleanup_wipe_str_ char *b64 = oreg_base64_encode(pair, ul + pl + 1);
+    _cleanup_wipe_str_ char *b64 = oimg_base64_encode(pair, ul + pl + 1);
     oreg_wipe_free(pair, ul + pl + 1);
     json_object *entry = json_object_new_object();
     json_object *val = b64 ? json_object_new_string(b64) : NULL;

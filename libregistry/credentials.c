@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ociimg/base64.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/json.h>
 #include <ociimg/registry.h>
@@ -123,8 +124,8 @@ static int decode_auth_field(struct oreg_creds *c, const char *auth, const char 
 {
     unsigned char *dec = NULL;
     size_t n = 0;
-    int r = oreg_base64_decode(&dec, &n, auth, strlen(auth));
-    if (r == -2)
+    int r = oimg_base64_decode(&dec, &n, auth, strlen(auth), OIMG_BASE64_LENIENT);
+    if (r == -OCI_ERR_NOMEM)
         return oci_error_set(err, OCI_ERR_NOMEM, "%s: out of memory", what);
     if (r < 0)
         return oci_error_set(err, OCI_ERR_INVALID, "%s.auth: not valid base64", what);

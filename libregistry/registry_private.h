@@ -42,12 +42,6 @@ const char *oreg_domain_check(const char *s, size_t len);
  * Returns NULL if valid, else why not. */
 const char *oreg_path_check(const char *p);
 
-/* RFC 4648 base64 with padding.  encode returns a malloc'd string or NULL;
- * decode accepts missing padding, rejects anything else that is not base64,
- * and NUL-terminates *out (which callers wipe: it holds secrets). */
-char *oreg_base64_encode(const void *buf, size_t len);
-int oreg_base64_decode(unsigned char **out, size_t *out_len, const char *s, size_t len);
-
 /* Runs `docker-credential-<helper> get` with key on stdin: 1 and *out set,
  * 0 when the helper has nothing for key, or a negative code.  The helper's
  * name must be a plain word; it is found in $PATH and run without a shell. */

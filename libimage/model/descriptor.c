@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ociimg/base64.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/json.h>
 
@@ -90,7 +91,7 @@ static void check_data(struct mv *v, const char *path, const char *b64, bool hav
     mv_key(fpath, path, "data");
     unsigned char *bytes = NULL;
     size_t n = 0;
-    int r = mv_base64_decode(&bytes, &n, b64, strlen(b64));
+    int r = oimg_base64_decode(&bytes, &n, b64, strlen(b64), 0);
     if (r == -OCI_ERR_NOMEM) {
         mv_oom(v);
         return;
@@ -232,7 +233,7 @@ json_object *oimg_descriptor_to_json(const struct oimg_descriptor *d)
                 return NULL;
     }
     if (d->data) {
-        _cleanup_free_ char *b64 = mv_base64_encode(d->data, d->data_len);
+        _cleanup_free_ char *b64 = oimg_base64_encode(d->data, d->data_len);
         if (!b64 || add_string(o, "data", b64) < 0)
             return NULL;
     }

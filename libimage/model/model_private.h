@@ -127,10 +127,6 @@ int mv_annotations_copy(struct oimg_annotations *dst, const struct oimg_annotati
 void mv_strv_free(char **v, size_t n);
 int mv_strv_copy(char ***dst, char *const *src, size_t n);
 
-/* Strict RFC 4648 section 4 base64 (padding required, canonical). */
-int mv_base64_decode(unsigned char **out, size_t *out_len, const char *s, size_t len);
-char *mv_base64_encode(const unsigned char *buf, size_t len);
-
 /* RFC 3339 date-time (the JSON schema's "date-time"). */
 bool mv_rfc3339_valid(const char *s);
 

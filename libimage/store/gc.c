@@ -142,9 +142,10 @@ static int sweep_blobs(struct gc_ctx *c, const struct oimg_layout *l,
 }
 
 /* A temp file is stale when old and no live writer holds its flock. */
-static bool tmp_is_stale(int tfd, const char *name, const struct stat *st, time_t now)
+static bool tmp_is_stale(int tfd, const char *name, const struct stat *st, time_t now,
+                         time_t max_age)
 {
-    if (!S_ISREG(st->st_mode) || now - st->st_mtime < STORE_TMP_STALE_SECS)
+    if (!S_ISREG(st->st_mode) || now - st->st_mtime < max_age)
         return false;
     _cleanup_close_ int fd = openat(tfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -157,7 +158,7 @@ static bool tmp_is_stale(int tfd, const char *name, const struct stat *st, time_
  * root those with the prefix of oimg_fs_write_atomic (index.json updates
  * killed half-way). */
 static int sweep_tmp_in(struct gc_ctx *c, int parent, const char *name, const char *prefix,
-                        const char *shown, struct oci_error **err)
+                        const char *shown, time_t max_age, struct oci_error **err)
 {
     DIR *d = open_dir_at(parent, name);
     if (!d)
@@ -173,7 +174,7 @@ static int sweep_tmp_in(struct gc_ctx *c, int parent, const char *name, const ch
             continue;
         struct stat st;
         if (fstatat(tfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !tmp_is_stale(tfd, de->d_name, &st, now))
+            !tmp_is_stale(tfd, de->d_name, &st, now, max_age))
             continue;
         if (!c->dry_run && unlinkat(tfd, de->d_name, 0) < 0 && errno != ENOENT) {
             r = oci_error_setsys(err, OCI_ERR_IO, errno, "remove %s%s", shown, de->d_name);
@@ -191,9 +192,14 @@ static int sweep_tmp_in(struct gc_ctx *c, int parent, const char *name, const ch
 static int sweep_tmp(struct gc_ctx *c, struct oimg_layout *l, struct oci_error **err)
 {
     int r = sweep_tmp_in(c, l->statefd, STORE_TMP_NAME, NULL,
-                         STORE_STATE_DIR "/" STORE_TMP_NAME "/", err);
+                         STORE_STATE_DIR "/" STORE_TMP_NAME "/", STORE_TMP_STALE_SECS, err);
     if (r >= 0)
-        r = sweep_tmp_in(c, l->dirfd, ".", OIMG_FS_TMP_PREFIX, "", err);
+        r = sweep_tmp_in(c, l->dirfd, ".", OIMG_FS_TMP_PREFIX, "", STORE_TMP_STALE_SECS, err);
+    /* Partial downloads are worth more than temp files (a pull may be
+     * rerun hours later to continue), so they are kept for a day. */
+    if (r >= 0)
+        r = sweep_tmp_in(c, l->statefd, STORE_PARTIAL_NAME, NULL,
+                         STORE_STATE_DIR "/" STORE_PARTIAL_NAME "/", STORE_PARTIAL_STALE_SECS, err);
     return r;
 }
 

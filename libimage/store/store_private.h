@@ -21,12 +21,19 @@
  *   .ociimg/tmp/     temp files of blob writers (same filesystem as blobs/,
  *                    so commit is a rename).  A writer holds LOCK_SH on its
  *                    temp file; gc removes only temp files it can lock
- *                    exclusively and that are older than an hour. */
+ *                    exclusively and that are older than an hour.
+ *   .ociimg/partial/ resumable downloads, one file per blob named
+ *                    "<alg>-<hex>" (from a validated digest), kept across
+ *                    runs so an interrupted pull continues where it
+ *                    stopped.  Its writer holds LOCK_EX on the file; gc
+ *                    removes only unlocked ones older than a day. */
 #define STORE_STATE_DIR ".ociimg"
 #define STORE_LOCK_NAME "lock"
 #define STORE_PIN_NAME "writers"
 #define STORE_TMP_NAME "tmp"
 #define STORE_TMP_STALE_SECS 3600
+#define STORE_PARTIAL_NAME "partial"
+#define STORE_PARTIAL_STALE_SECS (24 * 3600)
 
 #define STORE_INDEX_MAX OIMG_MAX_MANIFEST_SIZE
 /* Longest "blobs/<alg>/<hex>" we ever form. */

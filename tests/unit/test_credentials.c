@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ociimg/base64.h>
 #include <ociimg/json.h>
 #include <ociimg/registry.h>
 
@@ -49,7 +50,7 @@ static char *b64(const char *s)
 {
     static char bufs[16][512];
     static int next;
-    char *e = oreg_base64_encode(s, strlen(s));
+    char *e = oimg_base64_encode(s, strlen(s));
     char *b = bufs[next++ % 16];
     snprintf(b, 512, "%s", e ? e : "");
     free(e);
@@ -161,12 +162,12 @@ static void test_base64(void)
                                        {"fooba", "Zm9vYmE="},
                                        {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-        char *e = oreg_base64_encode(v[i][0], strlen(v[i][0]));
+        char *e = oimg_base64_encode(v[i][0], strlen(v[i][0]));
         CHECK_STR(e, v[i][1]);
         free(e);
         unsigned char *d = NULL;
         size_t n = 0;
-        CHECK_INT(oreg_base64_decode(&d, &n, v[i][1], strlen(v[i][1])), 0);
+        CHECK_INT(oimg_base64_decode(&d, &n, v[i][1], strlen(v[i][1]), OIMG_BASE64_LENIENT), 0);
         CHECK_INT(n, strlen(v[i][0]));
         if (d)
             CHECK_STR((char *)d, v[i][0]);
@@ -174,14 +175,15 @@ static void test_base64(void)
     }
     unsigned char *d = NULL;
     size_t n = 0;
-    CHECK_INT(oreg_base64_decode(&d, &n, "Zm9vYg", 6), 0); /* padding optional */
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYg", 6, OIMG_BASE64_LENIENT),
+              0); /* padding optional */
     if (d)
         CHECK_STR((char *)d, "foob");
     free(d);
     static const char *const bad[] = {"Z", "Zm9v!", "Zm=9", "Zg===", "Zm9vY", "====", "Zg=x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         d = NULL;
-        CHECK(oreg_base64_decode(&d, &n, bad[i], strlen(bad[i])) < 0);
+        CHECK(oimg_base64_decode(&d, &n, bad[i], strlen(bad[i]), OIMG_BASE64_LENIENT) < 0);
         CHECK(d == NULL);
     }
 }

@@ -2,9 +2,9 @@
  *
  * DIR/oci-layout, DIR/index.json, DIR/blobs/<alg>/<encoded>.  Our own
  * bookkeeping lives in DIR/.ociimg/: `lock` (flock, serialises index.json
- * read-modify-write and gc) and `tmp/` (temp files, renamed into blobs/ when
- * complete and verified).  Nothing appears under blobs/ or as index.json
- * except by rename of a complete, fsynced, verified temp file. */
+ * read-modify-write and gc), `tmp/` (temp files, renamed into blobs/ when
+ * complete and verified) and `partial/` (resumable downloads, likewise).  Nothing appears under
+ * blobs/ or as index.json except by rename of a complete, fsynced, verified temp file. */
 #ifndef OCIIMG_LAYOUT_H
 #define OCIIMG_LAYOUT_H
 
@@ -59,6 +59,28 @@ uint64_t oimg_blob_writer_size(const struct oimg_blob_writer *w);
 int oimg_blob_writer_commit(struct oimg_blob_writer *w, struct oimg_digest *out,
                             struct oci_error **err);
 void oimg_blob_writer_free(struct oimg_blob_writer *w);
+/* Resumable writer: the bytes go to .ociimg/partial/<alg>-<hex> (one file
+ * per digest), which an uncommitted writer leaves behind when freed, so that
+ * the next attempt, also in another process, continues it.  The bytes
+ * already there are hashed again (the writer then continues from them) and
+ * *offset_out says how many there are; one more than expected_size (when
+ * >= 0) restarts the file.  Commit verifies digest and size of the whole and
+ * renames the file into blobs/ (a mismatch deletes it).  The file is locked
+ * exclusively while a writer has it open: -OCI_ERR_STATE if another writer
+ * holds it.  gc removes partial files nobody holds after a day. */
+int oimg_layout_blob_begin_resume(struct oimg_blob_writer **out, struct oimg_layout *l,
+                                  const struct oimg_digest *expected, int64_t expected_size,
+                                  uint64_t *offset_out, struct oci_error **err);
+/* Empties the writer (e.g. a server ignored a Range request and sends the
+ * whole blob again). */
+int oimg_blob_writer_restart(struct oimg_blob_writer *w, struct oci_error **err);
+/* Throws the written bytes away now (a resumable writer's partial file too). */
+void oimg_blob_writer_discard(struct oimg_blob_writer *w);
+/* Calls fn with the bytes written so far, in order (e.g. to feed a consumer
+ * that starts while a resumed download continues). */
+int oimg_blob_writer_replay(struct oimg_blob_writer *w,
+                            int (*fn)(void *ud, const void *buf, size_t len), void *ud,
+                            struct oci_error **err);
 /* Convenience: write a whole buffer as a blob (sha256). */
 int oimg_layout_blob_put(struct oimg_digest *out, struct oimg_layout *l, const void *buf,
                          size_t len, struct oci_error **err);
@@ -152,7 +174,8 @@ struct oimg_gc_report {
     uint64_t bytes_freed;
 };
 /* Removes blobs nothing reachable from index.json references (subjects
- * count as references) and temp files older than an hour.  Runs under the
+ * count as references), temp files older than an hour and partial
+ * downloads older than a day (none that a writer holds).  Runs under the
  * layout lock and only when no other handle is writing blobs (each writing
  * handle holds a shared pin until it is freed, since what it committed may
  * not be tagged yet): otherwise -OCI_ERR_STATE.  Refuses to run when

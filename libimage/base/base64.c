@@ -1,13 +1,16 @@
-/* RFC 4648 base64 for config.json `auth` fields (user:pass). */
+/* RFC 4648 base64, strict for documents and lenient for credentials files
+ * (see base64.h). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry_private.h"
+#include <ociimg/base64.h>
+#include <ociimg/error.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *oreg_base64_encode(const void *buf, size_t len)
+char *oimg_base64_encode(const void *buf, size_t len)
 {
     const unsigned char *in = buf;
     if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
@@ -34,7 +37,7 @@ char *oreg_base64_encode(const void *buf, size_t len)
     return out;
 }
 
-static int value_of(char c)
+static int sextet(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -49,27 +52,39 @@ static int value_of(char c)
     return -1;
 }
 
-int oreg_base64_decode(unsigned char **out, size_t *out_len, const char *s, size_t len)
+static void wipe_free(unsigned char *p, size_t n)
 {
-    /* Padding is optional, but if present it must complete the last quantum. */
+    explicit_bzero(p, n);
+    free(p);
+}
+
+int oimg_base64_decode(unsigned char **out, size_t *out_len, const char *s, size_t len,
+                       unsigned flags)
+{
+    bool lenient = flags & OIMG_BASE64_LENIENT;
     size_t pad = 0;
     while (len > 0 && s[len - 1] == '=' && pad < 2) {
         len--;
         pad++;
     }
-    if (len % 4 == 1 || (pad && (len + pad) % 4 != 0))
-        return -1;
-    unsigned char *buf = malloc(len / 4 * 3 + 3);
+    /* Data length mod 4 is 0, 2 or 3; padding, when present (always when
+     * strict), completes the last quantum. */
+    if (len % 4 == 1 || ((pad || !lenient) && (len + pad) % 4 != 0))
+        return -OCI_ERR_INVALID;
+    if (len > SIZE_MAX / 3)
+        return -OCI_ERR_NOMEM;
+    size_t cap = len / 4 * 3 + 3;
+    unsigned char *buf = malloc(cap);
     if (!buf)
-        return -2;
+        return -OCI_ERR_NOMEM;
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = value_of(s[i]);
+        int v = sextet(s[i]);
         if (v < 0) {
-            oreg_wipe_free(buf, o);
-            return -1;
+            wipe_free(buf, cap);
+            return -OCI_ERR_INVALID;
         }
         acc = (acc << 6 | (uint32_t)v) & 0xffffff;
         bits += 6;
@@ -78,7 +93,11 @@ int oreg_base64_decode(unsigned char **out, size_t *out_len, const char *s, size
             buf[o++] = (unsigned char)(acc >> bits & 0xff);
         }
     }
-    /* Non-zero leftover bits are tolerated, as Go's decoder (docker's) does. */
+    /* Non-zero leftover bits would give one byte string two spellings. */
+    if (!lenient && bits > 0 && (acc & ((1u << bits) - 1))) {
+        wipe_free(buf, cap);
+        return -OCI_ERR_INVALID;
+    }
     buf[o] = '\0';
     *out = buf;
     *out_len = o;

@@ -1,0 +1,328 @@
+/* The store's resumable blob writer (what `pull` keeps across runs) and the
+ * shared base64 both libraries use. */
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <ociimg/base64.h>
+#include <ociimg/digest.h>
+
+#include "layout_t.h"
+
+#define BIG (3u * 1024 * 1024 + 17)
+
+static unsigned char *pattern(size_t n)
+{
+    unsigned char *b = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)((i * 2654435761u) >> 13);
+    return b;
+}
+
+static struct oimg_digest digest_of(const void *buf, size_t len)
+{
+    struct oimg_digest d = {0};
+    CHECK_OK(oimg_digest_buffer(&d, OIMG_DIGEST_SHA256, buf, len, T_ERR));
+    return d;
+}
+
+static char *partial_rel(const struct oimg_digest *d)
+{
+    return t_fmt(".ociimg/partial/sha256-%s", oimg_digest_encoded(d));
+}
+
+static bool exists_rel(struct oimg_layout *l, const char *rel)
+{
+    struct stat st;
+    return fstatat(oimg_layout_dirfd(l), rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void test_resume_across_writers(void)
+{
+    char *top = NULL;
+    struct oimg_layout *l = t_new_layout(&top);
+    unsigned char *data = pattern(BIG);
+    struct oimg_digest d = digest_of(data, BIG);
+    char *prel = partial_rel(&d);
+
+    struct oimg_blob_writer *w = NULL;
+    uint64_t off = 99;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, BIG, &off, T_ERR));
+    CHECK_INT(off, 0);
+    size_t first = BIG * 9 / 10;
+    CHECK_OK(oimg_blob_writer_write(w, data, first, T_ERR));
+    oimg_blob_writer_free(w); /* "killed at 90%" */
+    CHECK(exists_rel(l, prel));
+
+    /* Another handle (another process, as far as the store can tell). */
+    struct oimg_layout *l2 = NULL;
+    CHECK_OK(oimg_layout_open(&l2, oimg_layout_path(l), 0, T_ERR));
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l2, &d, BIG, &off, T_ERR));
+    CHECK_INT(off, first);
+    CHECK_INT(oimg_blob_writer_size(w), first);
+
+    /* One writer per partial: a second one is refused while the first lives. */
+    struct oimg_blob_writer *w2 = NULL;
+    uint64_t off2 = 0;
+    struct oci_error *e = NULL;
+    CHECK_INT(oimg_layout_blob_begin_resume(&w2, l, &d, BIG, &off2, &e), -OCI_ERR_STATE);
+    CHECK(e && strstr(e->msg, "another process"));
+    oci_error_clear(&e);
+
+    CHECK_OK(oimg_blob_writer_write(w, data + first, BIG - first, T_ERR));
+    struct oimg_digest got;
+    CHECK_OK(oimg_blob_writer_commit(w, &got, T_ERR));
+    CHECK_STR(got.str, d.str);
+    oimg_blob_writer_free(w);
+    CHECK_INT(oimg_layout_blob_stat(l, &d, NULL, NULL), 1);
+    CHECK(!exists_rel(l, prel));
+    char *buf = NULL;
+    size_t len = 0;
+    CHECK_OK(oimg_layout_blob_read(&buf, &len, l, &d, BIG, BIG, T_ERR));
+    CHECK(len == BIG && memcmp(buf, data, BIG) == 0);
+    free(buf);
+
+    oimg_layout_free(l2);
+    oimg_layout_free(l);
+    free(prel);
+    free(data);
+    t_rm_rf(top);
+    free(top);
+}
+
+static void test_bad_partials(void)
+{
+    char *top = NULL;
+    struct oimg_layout *l = t_new_layout(&top);
+    unsigned char *data = pattern(4096);
+    struct oimg_digest d = digest_of(data, 4096);
+    char *prel = partial_rel(&d);
+    CHECK_INT(mkdirat(oimg_layout_dirfd(l), ".ociimg/partial", 0755), 0);
+
+    /* Longer than the blob: started over. */
+    unsigned char *junk = pattern(5000);
+    junk[0] ^= 1;
+    t_write_at(l, prel, junk, 5000);
+    struct oimg_blob_writer *w = NULL;
+    uint64_t off = 1;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, 4096, &off, T_ERR));
+    CHECK_INT(off, 0);
+    oimg_blob_writer_free(w);
+
+    /* Full length but wrong bytes: commit refuses and deletes the partial. */
+    t_write_at(l, prel, junk, 4096);
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, 4096, &off, T_ERR));
+    CHECK_INT(off, 4096);
+    struct oci_error *e = NULL;
+    CHECK_INT(oimg_blob_writer_commit(w, NULL, &e), -OCI_ERR_DIGEST_MISMATCH);
+    oci_error_clear(&e);
+    oimg_blob_writer_free(w);
+    CHECK(!exists_rel(l, prel));
+    CHECK_INT(oimg_layout_blob_stat(l, &d, NULL, NULL), 0);
+
+    /* Wrong prefix: restart() (a server ignoring Range) then the whole blob. */
+    t_write_at(l, prel, junk, 1000);
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, 4096, &off, T_ERR));
+    CHECK_INT(off, 1000);
+    CHECK_OK(oimg_blob_writer_restart(w, T_ERR));
+    CHECK_INT(oimg_blob_writer_size(w), 0);
+    CHECK_OK(oimg_blob_writer_write(w, data, 4096, T_ERR));
+    CHECK_OK(oimg_blob_writer_commit(w, NULL, T_ERR));
+    oimg_blob_writer_free(w);
+    CHECK_INT(oimg_layout_blob_stat(l, &d, NULL, NULL), 1);
+
+    /* Writing past the expected size fails and the partial is dropped. */
+    unsigned char *d2data = pattern(100);
+    struct oimg_digest d2 = digest_of(d2data, 100);
+    char *prel2 = partial_rel(&d2);
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d2, 100, &off, T_ERR));
+    CHECK_INT(oimg_blob_writer_write(w, junk, 101, &e), -OCI_ERR_DIGEST_MISMATCH);
+    oci_error_clear(&e);
+    oimg_blob_writer_free(w);
+    CHECK(!exists_rel(l, prel2));
+
+    /* discard() drops a partial explicitly. */
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d2, 100, &off, T_ERR));
+    CHECK_OK(oimg_blob_writer_write(w, d2data, 50, T_ERR));
+    oimg_blob_writer_discard(w);
+    oimg_blob_writer_free(w);
+    CHECK(!exists_rel(l, prel2));
+
+    /* Not a validated digest: refused before any path is formed. */
+    struct oimg_digest bad = {.alg = OIMG_DIGEST_SHA256};
+    snprintf(bad.str, sizeof(bad.str), "sha256:../../x");
+    w = NULL;
+    CHECK(oimg_layout_blob_begin_resume(&w, l, &bad, 1, &off, NULL) < 0);
+    CHECK(w == NULL);
+
+    free(prel2);
+    free(d2data);
+    free(junk);
+    free(prel);
+    free(data);
+    oimg_layout_free(l);
+    t_rm_rf(top);
+    free(top);
+}
+
+struct replay_ctx {
+    unsigned char buf[8192];
+    size_t n;
+};
+
+static int collect(void *ud, const void *buf, size_t len)
+{
+    struct replay_ctx *c = ud;
+    if (c->n + len > sizeof(c->buf))
+        return -OCI_ERR_TOO_LARGE;
+    memcpy(c->buf + c->n, buf, len);
+    c->n += len;
+    return 0;
+}
+
+static void test_replay(void)
+{
+    char *top = NULL;
+    struct oimg_layout *l = t_new_layout(&top);
+    unsigned char *data = pattern(6000);
+    struct oimg_digest d = digest_of(data, 6000);
+    struct oimg_blob_writer *w = NULL;
+    uint64_t off = 0;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, 6000, &off, T_ERR));
+    CHECK_OK(oimg_blob_writer_write(w, data, 2500, T_ERR));
+    oimg_blob_writer_free(w);
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &d, 6000, &off, T_ERR));
+    CHECK_INT(off, 2500);
+    struct replay_ctx c = {.n = 0};
+    CHECK_OK(oimg_blob_writer_replay(w, collect, &c, T_ERR));
+    CHECK_INT(c.n, 2500);
+    CHECK(memcmp(c.buf, data, 2500) == 0);
+    oimg_blob_writer_free(w);
+    free(data);
+    oimg_layout_free(l);
+    t_rm_rf(top);
+    free(top);
+}
+
+static void test_gc_keeps_partials(void)
+{
+    char *top = NULL;
+    struct oimg_layout *l = t_new_layout(&top);
+    unsigned char *a = pattern(300), *b = pattern(400), *c = pattern(500);
+    struct oimg_digest da = digest_of(a, 300), db = digest_of(b, 400), dc = digest_of(c, 500);
+    struct oimg_blob_writer *w = NULL;
+    uint64_t off;
+    /* a: fresh and unlocked; b: old and unlocked; c: old and locked. */
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &da, 300, &off, T_ERR));
+    CHECK_OK(oimg_blob_writer_write(w, a, 100, T_ERR));
+    oimg_blob_writer_free(w);
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &db, 400, &off, T_ERR));
+    CHECK_OK(oimg_blob_writer_write(w, b, 100, T_ERR));
+    oimg_blob_writer_free(w);
+    CHECK_OK(oimg_layout_blob_begin_resume(&w, l, &dc, 500, &off, T_ERR));
+    CHECK_OK(oimg_blob_writer_write(w, c, 100, T_ERR));
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 2 * 86400},
+                              {.tv_sec = time(NULL) - 2 * 86400}};
+    char *pa = partial_rel(&da), *pb = partial_rel(&db), *pc = partial_rel(&dc);
+    CHECK_INT(utimensat(oimg_layout_dirfd(l), pb, old, 0), 0);
+    CHECK_INT(utimensat(oimg_layout_dirfd(l), pc, old, 0), 0);
+
+    /* A live writer pins the whole layout against gc; to see that gc also
+     * spares a locked partial, a child holds only the partial's lock. */
+    oimg_blob_writer_free(w);
+    char *abs_c = t_fmt("%s/%s", oimg_layout_path(l), pc);
+    int pipefd[2];
+    CHECK_INT(pipe(pipefd), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        /* Inherited descriptors would carry our pin and locks along. */
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != pipefd[1])
+                close(fd);
+        int fd = open(abs_c, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+            _exit(1);
+        if (write(pipefd[1], "x", 1) != 1)
+            _exit(1);
+        sleep(30);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char x;
+    CHECK(read(pipefd[0], &x, 1) == 1);
+    close(pipefd[0]);
+    free(abs_c);
+
+    struct oimg_layout *l2 = NULL;
+    CHECK_OK(oimg_layout_open(&l2, oimg_layout_path(l), 0, T_ERR));
+    oimg_layout_free(l); /* drops our writers pin */
+    l = NULL;
+    struct oimg_gc_report rep = {0};
+    CHECK_OK(oimg_layout_gc(&rep, l2, false, T_ERR));
+    bool removed_b = false;
+    for (size_t i = 0; i < rep.n_removed; i++)
+        if (strstr(rep.removed[i], oimg_digest_encoded(&db)))
+            removed_b = true;
+    CHECK(removed_b);
+    oimg_gc_report_clear(&rep);
+    CHECK(exists_rel(l2, pa));
+    CHECK(!exists_rel(l2, pb));
+    CHECK(exists_rel(l2, pc));
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+
+    oimg_layout_free(l2);
+    free(pa);
+    free(pb);
+    free(pc);
+    free(a);
+    free(b);
+    free(c);
+    t_rm_rf(top);
+    free(top);
+}
+
+static void test_base64_modes(void)
+{
+    unsigned char *d = NULL;
+    size_t n = 0;
+    /* Strict: padding required, zero pad bits. */
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYg==", 8, 0), 0);
+    CHECK(d && n == 4 && memcmp(d, "foob", 4) == 0);
+    free(d);
+    d = NULL;
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYg", 6, 0), -OCI_ERR_INVALID);
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYh==", 8, 0), -OCI_ERR_INVALID);
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zg=", 3, 0), -OCI_ERR_INVALID);
+    CHECK(d == NULL);
+    /* Lenient: both accepted, as docker does for config.json. */
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYg", 6, OIMG_BASE64_LENIENT), 0);
+    free(d);
+    d = NULL;
+    CHECK_INT(oimg_base64_decode(&d, &n, "Zm9vYh==", 8, OIMG_BASE64_LENIENT), 0);
+    CHECK(d && n == 4 && memcmp(d, "foob", 4) == 0);
+    free(d);
+    d = NULL;
+    CHECK_INT(oimg_base64_decode(&d, &n, "", 0, 0), 0);
+    CHECK(d && n == 0 && d[0] == '\0');
+    free(d);
+    char *e = oimg_base64_encode("\xff\xfe", 2);
+    CHECK_STR(e, "//4=");
+    free(e);
+}
+
+int main(void)
+{
+    T_RUN(test_resume_across_writers);
+    T_RUN(test_bad_partials);
+    T_RUN(test_replay);
+    T_RUN(test_gc_keeps_partials);
+    T_RUN(test_base64_modes);
+    return t_done();
+}
