@@ -37,7 +37,7 @@ static int run(int argc, char **argv)
             o.bundle.rootless = true;
             break;
         default:
-            return cmd_usage_error(self, "bad option");
+            return cmd_bad_option(self, argv);
         }
     }
     if (optind + 2 != argc)

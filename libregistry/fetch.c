@@ -301,15 +301,8 @@ static int inspect_at(struct oreg_remote_image *img, struct oreg_client *c,
         r = oimg_index_parse(&idx, top->data, top->len, top->media_type, err);
         if (r < 0)
             return oci_error_wrap(err, "index %s", top->digest.str);
-        struct oimg_platform host = {0};
-        if (!platform) {
-            if ((r = oimg_platform_host(&host, err)) < 0)
-                return r;
-            platform = &host;
-        }
         size_t pick = 0;
         r = oimg_platform_select(&pick, idx, platform, err);
-        oimg_platform_clear(&host);
         if (r < 0)
             return oci_error_wrap(err, "index %s", top->digest.str);
         const struct oimg_descriptor *cd = &idx->manifests[pick];

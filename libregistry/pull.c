@@ -231,15 +231,8 @@ static int plan_index_one(struct pull_ctx *pc, const struct oreg_remote_doc *d,
     int r = oimg_index_parse(&idx, d->data, d->len, d->media_type, err);
     if (r < 0)
         return oci_error_wrap(err, "index %s", d->digest.str);
-    struct oimg_platform host = {0};
-    if (!platform) {
-        if ((r = oimg_platform_host(&host, err)) < 0)
-            return r;
-        platform = &host;
-    }
     size_t pick = 0;
     r = oimg_platform_select(&pick, idx, platform, err);
-    oimg_platform_clear(&host);
     if (r < 0)
         return r;
     const struct oimg_descriptor *cd = &idx->manifests[pick];

@@ -184,10 +184,16 @@ static int no_match(const struct oimg_index *idx, const struct oimg_platform *wa
 int oimg_platform_select(size_t *out_index, const struct oimg_index *idx,
                          const struct oimg_platform *want, struct oci_error **err)
 {
-    if (!idx || !want)
-        return oci_error_set(err, OCI_ERR_INVALID,
-                             "platform selection needs an index and a "
-                             "platform");
+    if (!idx)
+        return oci_error_set(err, OCI_ERR_INVALID, "platform selection needs an index");
+    if (!want) {
+        struct oimg_platform host = {0};
+        int r = oimg_platform_host(&host, err);
+        if (r >= 0)
+            r = oimg_platform_select(out_index, idx, &host, err);
+        oimg_platform_clear(&host);
+        return r;
+    }
     int best = -1;
     size_t best_i = 0, n_runnable = 0, bare_i = 0;
     for (size_t i = 0; i < idx->n_manifests; i++) {

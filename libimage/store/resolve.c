@@ -388,20 +388,13 @@ int oimg_layout_load_image(struct oimg_image **out, const struct oimg_layout *l,
                            const struct oimg_descriptor *desc, const struct oimg_platform *platform,
                            struct oci_error **err)
 {
-    struct oimg_platform host = {0};
     int r = 0;
-    if (!platform) {
-        if ((r = oimg_platform_host(&host, err)) < 0)
-            return r;
-        platform = &host;
-    }
     struct load_state st = {.l = l, .want = platform};
     struct oimg_image *img = calloc(1, sizeof(*img));
     if (!img)
         r = oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     else
         r = load_desc(img, &st, desc, 0, err);
-    oimg_platform_clear(&host);
     if (r < 0) {
         oimg_image_free(img);
         return store_wrap(r, err, "layout `%s`", l->path);

@@ -219,7 +219,7 @@ char *oimg_platform_format(const struct oimg_platform *p);
 /* Does `have` (from an index) satisfy `want`?  arm64 with no variant equals
  * arm64/v8; arm/v7 accepts v6 and v5 images (and v6 accepts v5). */
 bool oimg_platform_match(const struct oimg_platform *want, const struct oimg_platform *have);
-/* Picks the best manifest of idx for want (exact variant before fallback);
+/* Picks the best manifest of idx for want (NULL = this host) (exact variant before fallback);
  * -OCI_ERR_PLATFORM listing the available platforms when none matches
  * ("no manifest for linux/s390x; available: linux/amd64, linux/arm64/v8").
  * Attestations, artifacts (artifactType) and nested indexes are skipped; an
