@@ -15,29 +15,7 @@
 
 void oreg_quote_n(char dst[OREG_QUOTE_BUF], const char *s, size_t n)
 {
-    size_t o = 0, i = 0;
-    if (!s) {
-        snprintf(dst, OREG_QUOTE_BUF, "(null)");
-        return;
-    }
-    dst[o++] = '"';
-    for (; i < n && s[i] && i < OREG_QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            dst[o++] = (char)c;
-        } else {
-            o += (size_t)snprintf(dst + o, OREG_QUOTE_BUF - o, "\\x%02x", c);
-        }
-    }
-    if (i < n && s[i]) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o++] = '"';
-    dst[o] = '\0';
+    oci_quote(dst, OREG_QUOTE_BUF, s, n, OREG_QUOTE_MAX);
 }
 
 void oreg_quote(char dst[OREG_QUOTE_BUF], const char *s)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,33 +60,9 @@ size_t oimg_digest_hex_len(enum oimg_digest_alg alg)
     return a ? a->hex_len : 0;
 }
 
-/* Renders untrusted input for an error message: printable ASCII as is,
- * everything else escaped, cut at QUOTE_MAX characters of input. */
 static void quote(char *dst, size_t dstsz, const char *s)
 {
-    size_t o = 0, i = 0;
-    if (!s) {
-        snprintf(dst, dstsz, "(null)");
-        return;
-    }
-    dst[o++] = '"';
-    for (; s[i] && i < QUOTE_MAX && o + 8 < dstsz; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            dst[o++] = (char)c;
-        } else {
-            o += (size_t)snprintf(dst + o, dstsz - o, "\\x%02x", c);
-        }
-    }
-    if (s[i] && o + 5 < dstsz) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o++] = '"';
-    dst[o] = '\0';
+    oci_quote(dst, dstsz, s, SIZE_MAX, QUOTE_MAX);
 }
 
 /* Large enough for QUOTE_MAX escaped characters plus quotes and ellipsis. */

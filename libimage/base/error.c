@@ -138,3 +138,32 @@ void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
     flatten(buf);
     warn(ctx, buf);
 }
+
+void oci_quote(char *dst, size_t dstsz, const char *s, size_t n, size_t max_chars)
+{
+    size_t o = 0, i = 0;
+    if (dstsz < 8)
+        return (void)(dstsz ? (dst[0] = '\0') : 0);
+    if (!s) {
+        snprintf(dst, dstsz, "(null)");
+        return;
+    }
+    dst[o++] = '"';
+    for (; i < n && s[i] && i < max_chars && o + 8 < dstsz; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            dst[o++] = (char)c;
+        } else {
+            o += (size_t)snprintf(dst + o, dstsz - o, "\\x%02x", c);
+        }
+    }
+    if (i < n && s[i]) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o++] = '"';
+    dst[o] = '\0';
+}

@@ -8,6 +8,7 @@
 #define OCIIMG_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,12 @@ void oci_error_free(struct oci_error *e);
 void oci_error_clear(struct oci_error **err);
 /* A short stable name for a code: "invalid", "not-found", ... */
 const char *oci_error_code_name(int code);
+
+/* Renders untrusted text (from an image, a registry, a user) for a message:
+ * in double quotes, printable ASCII as is, anything else \xNN-escaped, cut
+ * with "..." after max_chars characters or n bytes.  dst needs room for
+ * 4 * max_chars + 8 bytes; a smaller dstsz cuts earlier. */
+void oci_quote(char *dst, size_t dstsz, const char *s, size_t n, size_t max_chars);
 
 /* Libraries never print: warnings (a device turned into a file, a label left
  * out) go to a callback the command prints, one line each. */
