@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include <ociimg/error.h>
 
 #ifdef __cplusplus
 extern "C" {
