@@ -30,7 +30,8 @@ struct verify_ctx {
     bool nomem;
 };
 
-static void add_line(struct verify_ctx *c, char ***v, size_t *n, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void add_line(struct verify_ctx *c, char ***v,
+                                                           size_t *n, const char *fmt, va_list ap)
 {
     char *s = NULL;
     if (vasprintf(&s, fmt, ap) < 0)

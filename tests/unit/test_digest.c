@@ -47,7 +47,7 @@ static void test_strict_valid(void)
     CHECK_OK(oimg_digest_parse(&d, EMPTY256, T_ERR));
     CHECK_INT(d.alg, OIMG_DIGEST_SHA256);
     CHECK_STR(d.str, EMPTY256);
-    CHECK_STR(oimg_digest_encoded(&d), EMPTY256 + 7);
+    CHECK_STR(oimg_digest_encoded(&d), &EMPTY256[7]);
     CHECK_OK(oimg_digest_parse(&d, ABC512, T_ERR));
     CHECK_INT(d.alg, OIMG_DIGEST_SHA512);
     CHECK_INT(oimg_digest_hex_len(OIMG_DIGEST_SHA512), 128);
@@ -162,7 +162,7 @@ static void test_equal_and_path(void)
     CHECK_OK(oimg_digest_parse(&b, ABC512, T_ERR));
     CHECK_OK(oimg_digest_blob_path(path, sizeof(path), &b, T_ERR));
     char want[300];
-    snprintf(want, sizeof(want), "blobs/sha512/%s", ABC512 + 7);
+    snprintf(want, sizeof(want), "blobs/sha512/%s", &ABC512[7]);
     CHECK_STR(path, want);
 
     /* An unknown algorithm, or a struct not made by the parser, never becomes a path. */

@@ -47,7 +47,8 @@ int oci_error_setsys(struct oci_error **err, int code, int errnum, const char *f
  * or -OCI_ERR_INTERNAL if there is no error to wrap (err NULL or *err NULL). */
 int oci_error_wrap(struct oci_error **err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int oci_error_vset(struct oci_error **err, int code, int errnum, const char *fmt, va_list ap);
+int oci_error_vset(struct oci_error **err, int code, int errnum, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 void oci_error_free(struct oci_error *e);
 /* Frees *err and sets it to NULL (for callers that recover from an error). */
