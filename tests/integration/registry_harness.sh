@@ -39,28 +39,8 @@ jstr() { # jstr PYEXPR(d) < JSON
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"
 }
 
-# Everything this test starts goes in $T/s-*; stop them all on any exit, then common.sh removes $T.
-WATCHDOG_SECS=${OCIIMG_HARNESS_WATCHDOG:-540}   # below ctest's 600 s so the cleanup still runs
-(
-    # one-second steps: ends with the test, even if the test is SIGKILLed
-    for _ in $(seq "$WATCHDOG_SECS"); do
-        sleep 1
-        kill -0 $$ 2>/dev/null || exit 0
-    done
-    echo "watchdog: $WATCHDOG_SECS s passed, ending the test" >&2
-    kill -TERM $$
-) &
-WATCHDOG=$!
-stop_all() {
-    local d
-    for d in "$T"/s-*; do
-        [ -e "$d/harness.pid" ] && "$PY" "$H" stop --state-dir "$d" >/dev/null 2>&1
-    done
-    kill "$WATCHDOG" 2>/dev/null
-    wait "$WATCHDOG" 2>/dev/null
-}
-trap 'stop_all; cleanup' EXIT
-trap 'echo "terminated" >&2; exit 1' TERM INT
+WATCHDOG_SECS=${OCIIMG_HARNESS_WATCHDOG:-540}
+. "$(dirname "$0")/../lib/registry_lifetime.sh"
 
 # gone PID... : none of the pids runs any more (a zombie waiting for init to reap it counts as gone)
 gone() {

@@ -48,26 +48,8 @@ show() { # show FILE... : indented, for failures
     for f in "$@"; do sed -n '1,30s/^/    | /p' "$f"; done
 }
 
-WATCHDOG_SECS=${OCIIMG_PULL_WATCHDOG:-540} # below ctest's 600 s so the cleanup still runs
-(
-    for _ in $(seq "$WATCHDOG_SECS"); do
-        sleep 1
-        kill -0 $$ 2>/dev/null || exit 0
-    done
-    echo "watchdog: $WATCHDOG_SECS s passed, ending the test" >&2
-    kill -TERM $$
-) &
-WATCHDOG=$!
-stop_all() {
-    local d
-    for d in "$T"/s-*; do
-        [ -e "$d/harness.pid" ] && "$PY" "$H" stop --state-dir "$d" >/dev/null 2>&1
-    done
-    kill "$WATCHDOG" 2>/dev/null
-    wait "$WATCHDOG" 2>/dev/null
-}
-trap 'stop_all; cleanup' EXIT
-trap 'echo "terminated" >&2; exit 1' TERM INT
+WATCHDOG_SECS=${OCIIMG_PULL_WATCHDOG:-540}
+. "$(dirname "${BASH_SOURCE[0]}")/registry_lifetime.sh"
 
 use() {
     unset "${!REG_@}"
