@@ -486,18 +486,19 @@ static int apply_devices_v1(struct rt_cgroups *cg, const struct ort_config *c,
                             struct oci_error **err)
 {
     const struct rt_cgroup_hier *h = rt_cgroup_find(cg, "devices");
-    if (!h || h->v2) {
-        if (c->res.n_devices == 0)
-            return 0;
+    if (c->res.n_devices == 0)
+        return 0;
+    if (!h || h->v2)
         return oci_error_set(err, OCI_ERR_UNSUPPORTED,
                              "unsupported: linux.resources.devices without a cgroup v1 devices "
                              "controller");
-    }
-    if (c->res.n_devices == 0)
-        return 0;
+    _cleanup_free_ struct rt_dev_rule *rules = NULL;
+    size_t n = 0;
+    if (rt_dev_rules_effective(c, &rules, &n) < 0)
+        return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     char buf[64];
-    for (size_t i = 0; i < c->res.n_devices; i++) {
-        const struct rt_dev_rule *d = &c->res.devices[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct rt_dev_rule *d = &rules[i];
         char maj[24], min[24];
         if (d->major < 0)
             strcpy(maj, "*");
@@ -514,23 +515,50 @@ static int apply_devices_v1(struct rt_cgroups *cg, const struct ort_config *c,
         if (write_at(h->path, d->allow ? "devices.allow" : "devices.deny", buf, err) < 0)
             return -OCI_ERR_IO;
     }
-    static const char *const defaults[] = {
-        "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
-        "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-    };
-    for (size_t i = 0; i < OCI_ARRAY_SIZE(defaults); i++)
-        if (write_at(h->path, "devices.allow", defaults[i], err) < 0)
-            return -OCI_ERR_IO;
-    for (size_t i = 0; i < c->n_devices; i++) {
-        const struct rt_device *d = &c->devices[i];
-        if (d->type == 'p')
-            continue;
-        snprintf(buf, sizeof(buf), "%c %lld:%lld rwm", d->type == 'u' ? 'c' : d->type,
-                 (long long)d->major, (long long)d->minor);
-        if (write_at(h->path, "devices.allow", buf, err) < 0)
-            return -OCI_ERR_IO;
-    }
     return 0;
+}
+
+/* The cgroup2 directory of the container, when it has one. */
+static struct rt_cgroup_hier *v2_hier(struct rt_cgroups *cg)
+{
+    for (size_t i = 0; i < cg->n; i++)
+        if (cg->h[i].v2)
+            return &cg->h[i];
+    return NULL;
+}
+
+/* cgroup2 has no devices files: an eBPF program attached to the directory
+ * decides.  On a pure v2 host it is the only enforcement, so a failure
+ * fails the create; on a hybrid host the v1 controller enforces and the
+ * program on the cgroup2 directory we made is a second line, so a failure
+ * there is only a warning. */
+static int apply_devices_v2(struct rt_cgroups *cg, const struct ort_config *c,
+                            struct oci_error **err)
+{
+    struct rt_cgroup_hier *h = v2_hier(cg);
+    if (c->res.n_devices == 0)
+        return 0;
+    if (!h) {
+        if (cg->unified)
+            return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                                 "unsupported: linux.resources.devices without a devices "
+                                 "controller");
+        return 0;
+    }
+    if (!cg->unified && h->created_depth <= 0)
+        return 0; /* not ours to add programs to on a hybrid host */
+    _cleanup_free_ struct rt_dev_rule *rules = NULL;
+    size_t n = 0;
+    if (rt_dev_rules_effective(c, &rules, &n) < 0)
+        return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    struct oci_error *e = NULL;
+    int r = rt_bpfdev_attach(h->path, rules, n, &h->bpf_prog, cg->unified ? err : &e);
+    if (r < 0 && !cg->unified) {
+        snprintf(cg->devices_warning, sizeof(cg->devices_warning), "%s", e ? e->msg : "?");
+        oci_error_free(e);
+        return 0;
+    }
+    return r;
 }
 
 int rt_cgroup_create(struct rt_cgroups *cg, const struct ort_config *c, struct oci_error **err)
@@ -546,19 +574,9 @@ int rt_cgroup_create(struct rt_cgroups *cg, const struct ort_config *c, struct o
     int r = cg->unified ? apply_v2(cg, &c->res, err) : apply_v1(cg, &c->res, err);
     if (r < 0)
         return r;
-    if (!cg->unified)
-        return apply_devices_v1(cg, c, err);
-    if (c->res.n_devices) {
-        /* A v2 device policy needs an eBPF program; refuse rather than
-         * run the container with every device open. */
-        bool only_deny_all =
-            c->res.n_devices == 1 && !c->res.devices[0].allow && c->res.devices[0].type == 'a';
-        if (!only_deny_all)
-            return oci_error_set(err, OCI_ERR_UNSUPPORTED,
-                                 "unsupported: linux.resources.devices on cgroup v2");
-        cg->devices_unenforced = true;
-    }
-    return 0;
+    if (!cg->unified && (r = apply_devices_v1(cg, c, err)) < 0)
+        return r;
+    return apply_devices_v2(cg, c, err);
 }
 
 int rt_cgroup_attach(const struct rt_cgroups *cg, pid_t pid, struct oci_error **err)
@@ -611,8 +629,16 @@ int rt_cgroup_destroy(struct rt_cgroups *cg, bool kill_first, struct oci_error *
     int first_error = 0;
     for (size_t i = 0; i < cg->n; i++) {
         struct rt_cgroup_hier *h = &cg->h[i];
-        if (h->created_depth <= 0)
+        if (h->created_depth <= 0) {
+            /* Removing a directory takes its programs along; one we only
+             * borrowed keeps them unless we detach ours. */
+            if (h->bpf_prog) {
+                int r = rt_bpfdev_detach(h->path, h->bpf_prog, first_error ? NULL : err);
+                if (r < 0 && !first_error)
+                    first_error = r;
+            }
             continue;
+        }
         int waited = 0;
         for (;;) {
             if (rmdir(h->path) == 0 || errno == ENOENT)
@@ -653,6 +679,8 @@ json_object *rt_cgroup_to_json(const struct rt_cgroups *cg)
         json_object_object_add(o, "path", json_object_new_string(cg->h[i].path));
         json_object_object_add(o, "cgroup", json_object_new_string(cg->h[i].rel));
         json_object_object_add(o, "created", json_object_new_int(cg->h[i].created_depth));
+        if (cg->h[i].bpf_prog)
+            json_object_object_add(o, "bpfDeviceProg", json_object_new_int64(cg->h[i].bpf_prog));
         json_object_array_add(a, o);
     }
     return a;
@@ -685,6 +713,8 @@ int rt_cgroup_from_json(struct rt_cgroups *cg, json_object *a)
             h->v2 = json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "created", &v))
             h->created_depth = json_object_get_int(v);
+        if (json_object_object_get_ex(o, "bpfDeviceProg", &v))
+            h->bpf_prog = (uint32_t)json_object_get_int64(v);
         cg->n++;
         if (!h->mnt || !h->controllers || !h->path || !h->rel)
             return -1;

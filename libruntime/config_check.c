@@ -91,18 +91,6 @@ int ort_config_check(const struct ort_config *c, struct oci_error **err)
     if ((!user || user->path) && (c->n_uid_maps || c->n_gid_maps))
         return oci_error_set(err, OCI_ERR_INVALID,
                              "linux.uidMappings/gidMappings: given without a new user namespace");
-    if (user) {
-        bool joins = false, newpid = false;
-        for (size_t i = 0; i < c->n_namespaces; i++) {
-            joins |= c->namespaces[i].path && c->namespaces[i].type != CLONE_NEWUSER;
-            newpid |= c->namespaces[i].type == CLONE_NEWPID && !c->namespaces[i].path;
-        }
-        if (!user->path && joins)
-            return unsupported(err, "joining namespaces by path together with a new user "
-                                    "namespace");
-        if (user->path && newpid)
-            return unsupported(err, "a new pid namespace inside a user namespace joined by path");
-    }
     const struct rt_ns *uts = rt_config_ns(c, CLONE_NEWUTS);
     if ((c->has_hostname && *c->hostname) || (c->has_domainname && *c->domainname)) {
         if (!uts || uts->path)

@@ -102,11 +102,18 @@ static int plan_namespaces(struct rt_plan *p, struct oci_error **err)
         p->join_user |= ns->type == CLONE_NEWUSER;
     }
     if (p->join_user) {
+        /* The init joins the user namespace first (what it creates then
+         * belongs to it); a new pid namespace needs one more process. */
         p->clone_flags = 0;
         p->unshare_flags = created;
+        p->fork_pidns = (created & CLONE_NEWPID) != 0;
     } else {
         p->clone_flags = created & ~CLONE_NEWCGROUP;
         p->unshare_flags = created & CLONE_NEWCGROUP;
+        /* Namespaces joined by path belong to some other user namespace,
+         * where an init born in a new one has no capabilities: the runtime
+         * joins them and the init is born inside. */
+        p->join_before_clone = (created & CLONE_NEWUSER) && p->n_join > 0;
     }
     return 0;
 }
@@ -250,10 +257,9 @@ static int do_create(const struct ort_context *ctx, const char *id, const struct
     cg_made = true;
     if ((r = rt_cgroup_create(&p.cg, p.c, err)) < 0)
         goto fail;
-    if (p.cg.devices_unenforced)
-        rt_log(ctx, ORT_LOG_WARN,
-               "cgroup v2: the deny-all device rule is not enforced (no eBPF device filter); "
-               "device nodes are limited to the ones the runtime creates");
+    if (p.cg.devices_warning[0])
+        rt_log(ctx, ORT_LOG_WARN, "%s (the v1 devices controller still enforces the rules)",
+               p.cg.devices_warning);
     if ((r = rt_spawn(&p, &pidfd, &sync, err)) < 0)
         goto fail;
     rt_log(ctx, ORT_LOG_DEBUG, "container %s: init %d ready", id, (int)p.pid);

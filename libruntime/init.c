@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <linux/keyctl.h>
+#include <linux/sched.h>
 
 #include <ociimg/cleanup.h>
 #include <ociimg/fs.h>
@@ -195,6 +196,35 @@ static void join_namespaces(struct rt_plan *p)
         close(p->join_fds[i]);
 }
 
+/* A joined user namespace and a new pid namespace: setns(user) must come
+ * first (what we create then belongs to it), but a pid namespace only takes
+ * effect for children.  So this first process joins, clones the real init
+ * into the new namespaces as its sibling - CLONE_PARENT makes it the
+ * runtime's child, which the runtime can wait for - reports its pid and
+ * exits. */
+static void fork_into_pidns(struct rt_plan *p)
+{
+    join_namespaces(p);
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    /* The cgroup namespace waits until the runtime has moved the init. */
+    args.flags = CLONE_PARENT | CLONE_NEWPID | (p->unshare_flags & ~CLONE_NEWCGROUP);
+    args.exit_signal = 0; /* CLONE_PARENT: the runtime gets our SIGCHLD */
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0)
+        die(p, errno, "create the pid namespace in the joined user namespace: %s", strerror(errno));
+    if (pid == 0) {
+        /* Our parent is the runtime; if it is already gone, the sync
+         * socket says so at the next wait_go. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        p->unshare_flags &= CLONE_NEWCGROUP;
+        p->n_join = 0;
+        return;
+    }
+    rt_msg_send(p->sync_fd, RT_MSG_PID, 0, pid, NULL);
+    _exit(0);
+}
+
 static void set_ids(struct rt_plan *p)
 {
     struct ort_config *c = p->c;
@@ -272,8 +302,10 @@ void rt_init_main(struct rt_plan *p)
     /* Only stdio and the preserved fds reach the container's program. */
     syscall(SYS_close_range, 3 + (unsigned)p->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
 
+    if (p->fork_pidns)
+        fork_into_pidns(p);
     wait_go(p);
-    if (p->n_join)
+    if (p->n_join && !p->join_before_clone)
         join_namespaces(p);
     int later = p->unshare_flags & CLONE_NEWCGROUP;
     if ((p->unshare_flags & ~later) && unshare(p->unshare_flags & ~later) < 0)

@@ -259,8 +259,6 @@ int rt_seccomp_action(const char *name, uint32_t *action); /* -1 unknown */
 int rt_seccomp_arch(const char *name, uint32_t *arch);
 int rt_seccomp_op(const char *name, int *op);
 
-#endif
-
 /* ---- cgroup.c ---- */
 #define RT_MAX_HIER 16
 struct rt_cgroup_hier {
@@ -270,12 +268,15 @@ struct rt_cgroup_hier {
     char *path;        /* the container's directory (absolute path) */
     char *rel;         /* the container's cgroup as the hierarchy sees it, "/x" */
     int created_depth; /* how many trailing components we created */
+    uint32_t bpf_prog; /* v2: the device filter we attached (id), 0 = none */
 };
 struct rt_cgroups {
     struct rt_cgroup_hier h[RT_MAX_HIER];
     size_t n;
-    bool unified;            /* pure cgroup v2 */
-    bool devices_unenforced; /* v2: the deny-all default has no eBPF filter yet */
+    bool unified; /* pure cgroup v2 */
+    /* hybrid: the eBPF device filter on the cgroup2 directory (defence in
+     * depth over the v1 devices controller) failed; why, for a warning */
+    char devices_warning[256];
 };
 int rt_cgroup_plan(struct rt_cgroups *cg, const char *cgroups_path, const char *id,
                    struct oci_error **err);
@@ -290,6 +291,23 @@ const struct rt_cgroup_hier *rt_cgroup_find(const struct rt_cgroups *cg, const c
 json_object *rt_cgroup_to_json(const struct rt_cgroups *cg);
 int rt_cgroup_from_json(struct rt_cgroups *cg, json_object *o);
 
+/* ---- bpfdev.c: linux.resources.devices on cgroup v2 (eBPF) ---- */
+struct bpf_insn;
+/* The rules (in config order: the last matching one wins, nothing matching
+ * is denied) as a BPF_PROG_TYPE_CGROUP_DEVICE program; malloc'd. -errno. */
+int rt_bpfdev_compile(const struct rt_dev_rule *rules, size_t n, struct bpf_insn **out,
+                      size_t *n_out);
+/* Compiles, loads and attaches it to a cgroup2 directory (BPF_F_ALLOW_MULTI);
+ * *prog_id is its id, for rt_bpfdev_detach (removing the directory also
+ * detaches it). */
+int rt_bpfdev_attach(const char *cgroup_dir, const struct rt_dev_rule *rules, size_t n,
+                     uint32_t *prog_id, struct oci_error **err);
+int rt_bpfdev_detach(const char *cgroup_dir, uint32_t prog_id, struct oci_error **err);
+/* What the device cgroup enforces: linux.resources.devices, then the
+ * defaults every runtime allows, then each linux.devices node.  malloc'd;
+ * -ENOMEM. */
+int rt_dev_rules_effective(const struct ort_config *c, struct rt_dev_rule **out, size_t *n_out);
+
 /* ---- the plan of one create: what the runtime and the init share ---- */
 enum rt_msg_type {
     RT_MSG_GO = 1,  /* runtime -> init: continue (val: the init's pid on the host) */
@@ -299,6 +317,7 @@ enum rt_msg_type {
     RT_MSG_START,   /* runtime -> init (run): exec now */
     RT_MSG_WARN,    /* init -> runtime: a warning to log, then carry on */
     RT_MSG_CONSOLE, /* init -> runtime: the pty master rides along (SCM_RIGHTS) */
+    RT_MSG_PID,     /* first init -> runtime: the real init's pid (fork_pidns) */
 };
 
 struct rt_msg {
@@ -329,6 +348,12 @@ struct rt_plan {
     int join_types[8];
     size_t n_join;
     bool join_user;
+    /* New user namespace + namespaces joined by path: the runtime joins
+     * those before the clone, the init must not. */
+    bool join_before_clone;
+    /* Joined user namespace + new pid namespace: the first init joins, then
+     * clones the real one into the new namespaces (init.c). */
+    bool fork_pidns;
     const char *console_socket;
     int console_master; /* runtime side: the pty master the init sent, or -1 */
     pid_t pid;          /* the init, on the host */
@@ -391,3 +416,5 @@ char *rt_container_state_json(const struct rt_container *ct, const char *status,
 
 /* spawn.c: clone the init and drive it until it waits for start. */
 int rt_spawn(struct rt_plan *p, int *pidfd_out, int *sync_out, struct oci_error **err);
+
+#endif

@@ -53,6 +53,125 @@ static pid_t do_clone(int flags, int *pidfd)
     return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+static const char *ns_file(int type)
+{
+    switch (type) {
+    case CLONE_NEWNET:
+        return "net";
+    case CLONE_NEWIPC:
+        return "ipc";
+    case CLONE_NEWUTS:
+        return "uts";
+    case CLONE_NEWNS:
+        return "mnt";
+    case CLONE_NEWCGROUP:
+        return "cgroup";
+    default:
+        return NULL;
+    }
+}
+
+/* Our own namespaces while we stand in the container's joined ones. */
+struct saved_ns {
+    int fds[8];
+    int types[8];
+    size_t n;
+    int cwd; /* joining a mount namespace moves us to its root */
+};
+
+/* Puts the runtime back where it was; failing here would leave it in the
+ * container's namespaces, so any failure is reported. */
+static int restore_ns(struct saved_ns *s)
+{
+    int r = 0;
+    for (size_t i = s->n; i-- > 0;) {
+        if (setns(s->fds[i], s->types[i]) < 0 && !r)
+            r = -errno;
+        close(s->fds[i]);
+    }
+    s->n = 0;
+    if (s->cwd >= 0) {
+        if (fchdir(s->cwd) < 0 && !r)
+            r = -errno;
+        close(s->cwd);
+        s->cwd = -1;
+    }
+    return r;
+}
+
+/* A new user namespace with namespaces joined by path: join them here,
+ * with the runtime's capabilities, so the clone that creates the user
+ * namespace starts the init inside them. */
+static int join_before_clone(struct rt_plan *p, struct saved_ns *s, struct oci_error **err)
+{
+    s->n = 0;
+    s->cwd = -1;
+    for (size_t i = 0; i < p->n_join; i++) {
+        int type = p->join_types[i];
+        const char *name = ns_file(type);
+        if (!name) {
+            restore_ns(s);
+            return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                                 "unsupported: joining a namespace of type %#x with a new user "
+                                 "namespace",
+                                 (unsigned)type);
+        }
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/ns/%s", name);
+        int own = open(self, O_RDONLY | O_CLOEXEC);
+        if (own < 0) {
+            int e = errno;
+            restore_ns(s);
+            return oci_error_setsys(err, OCI_ERR_IO, e, "open %s", self);
+        }
+        if (type == CLONE_NEWNS && s->cwd < 0)
+            s->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (setns(p->join_fds[i], type) < 0) {
+            int e = errno;
+            close(own);
+            restore_ns(s);
+            return oci_error_setsys(err, OCI_ERR_IO, e, "join %s namespace", name);
+        }
+        s->fds[s->n] = own;
+        s->types[s->n] = type;
+        s->n++;
+    }
+    return 0;
+}
+
+/* fork_pidns: the first init reports the real one (its sibling, our
+ * child) and exits. */
+static int take_real_init(int sync, pid_t first, int *pidfd, struct oci_error **err)
+{
+    struct rt_msg m;
+    int n = rt_msg_recv(sync, &m, NULL);
+    int status = 0;
+    waitpid(first, &status, 0);
+    close(*pidfd);
+    *pidfd = -1;
+    if (n > 0 && m.type == RT_MSG_ERROR) {
+        int r = oci_error_set(err, OCI_ERR_IO, "%s", m.text);
+        if (err && *err)
+            (*err)->sys_errno = m.err;
+        return r;
+    }
+    if (n <= 0 || m.type != RT_MSG_PID || m.val <= 0)
+        return oci_error_set(err, OCI_ERR_INTERNAL,
+                             "container init: no pid from the new pid namespace (status %#x)",
+                             status);
+    pid_t pid = (pid_t)m.val;
+    /* It is our child (CLONE_PARENT) and unreaped: the pid cannot have
+     * been reused. */
+    *pidfd = rt_pidfd_open(pid);
+    if (*pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return oci_error_setsys(err, OCI_ERR_IO, e, "pidfd of the container init %d", (int)pid);
+    }
+    return (int)pid;
+}
+
 static void log_msg(const struct rt_plan *p, int level, const char *text)
 {
     rt_log(p->ctx, level, "%s", text);
@@ -80,6 +199,17 @@ int rt_spawn(struct rt_plan *p, int *pidfd_out, int *sync_out, struct oci_error 
         }
     }
 
+    struct saved_ns saved = {.n = 0, .cwd = -1};
+    if (p->join_before_clone) {
+        int r = join_before_clone(p, &saved, err);
+        if (r < 0) {
+            if (own_pidns >= 0)
+                setns(own_pidns, CLONE_NEWPID);
+            close(sv[0]);
+            close(sv[1]);
+            return r;
+        }
+    }
     int pidfd = -1;
     pid_t pid = do_clone(p->clone_flags, &pidfd);
     if (pid == 0) {
@@ -90,14 +220,29 @@ int rt_spawn(struct rt_plan *p, int *pidfd_out, int *sync_out, struct oci_error 
     int clone_errno = errno;
     if (own_pidns >= 0)
         setns(own_pidns, CLONE_NEWPID);
+    int restore_err = restore_ns(&saved);
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
         return oci_error_setsys(err, OCI_ERR_IO, clone_errno, "clone3 the container init");
     }
-    p->pid = pid;
     int sync = sv[0];
     int r = 0;
+    if (restore_err < 0) {
+        r = oci_error_setsys(err, OCI_ERR_IO, -restore_err,
+                             "return to the runtime's own namespaces after the clone");
+        goto fail;
+    }
+    if (p->fork_pidns) {
+        int real = take_real_init(sync, pid, &pidfd, err);
+        pid = -1; /* reaped */
+        if (real < 0) {
+            r = real;
+            goto fail;
+        }
+        pid = real;
+    }
+    p->pid = pid;
 
     if (p->clone_flags & CLONE_NEWUSER) {
         if ((r = write_map(pid, "uid_map", c->uid_maps, c->n_uid_maps, err)) < 0 ||

@@ -108,6 +108,30 @@ inside devdeny 'head -c1 /dev/fuse 2>&1' \
     "c['linux']['resources']['devices'] = [{'allow': False, 'access': 'rwm'}, {'allow': False, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rwm'}]"
 expect_match "a device the config lists is allowed by the cgroup (not EPERM)" "$OUT" "No such device|Operation not permitted|."
 
+# cgroup v2 device control: an eBPF program on the container's cgroup2
+# directory (the only enforcement on a pure v2 host; on this hybrid host a
+# second line next to the v1 devices controller).  To see the program
+# alone, a host process joins only the container's cgroup2 directory - it
+# stays in the v1 root devices cgroup, which allows everything - and opens a
+# device the rules do not allow (/dev/kmsg, c 1:11) and one they do.
+bundle devbpf 'c["process"]["args"] = ["sleep", "10"]'
+oci run -d --bundle "$T/devbpf" "$P-devbpf" </dev/null
+V2DIR=$("$PY" -c 'import json,sys
+for h in json.load(open(sys.argv[1])).get("cgroups", []):
+    if h.get("v2") and h.get("bpfDeviceProg"): print(h["path"])' "$ROOT/$P-devbpf/state.json" 2>/dev/null)
+if [ -z "$V2DIR" ] && ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then
+    echo "skip: no cgroup2 hierarchy, no eBPF device filter to check"
+elif ! { true </dev/kmsg; } 2>/dev/null; then
+    echo "skip: /dev/kmsg cannot be opened on the host either"
+else
+    check "the container's cgroup2 directory has an eBPF device filter" [ -d "$V2DIR" ]
+    OUT=$(sh -c 'echo $$ >"$1/cgroup.procs" || exit 9; { true </dev/kmsg; } 2>&1; echo kmsg=$?; { true >/dev/null; } 2>&1; echo null=$?' sh "$V2DIR")
+    expect_match "... it denies a device the rules do not allow (EPERM)" "$OUT" "Operation not permitted"
+    expect_match "... ... kmsg" "$OUT" "kmsg=[1-9]"
+    expect_match "... and allows a default device (/dev/null)" "$OUT" "null=0"
+fi
+oci delete -f "$P-devbpf"
+
 USERNS=("c['linux']['namespaces'].append({'type': 'user'})"
     "c['linux']['uidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]"
     "c['linux']['gidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]"
