@@ -13,7 +13,7 @@
 static void warn_stderr(void *ctx, const char *msg)
 {
     (void)ctx;
-    fprintf(stderr, "ociimg: export: warning: %s\n", msg);
+    cmd_warn("export", "%s", msg);
 }
 
 static int run(int argc, char **argv)

@@ -38,7 +38,7 @@ static int run(int argc, char **argv)
         oimg_layout_free(l);
         return cmd_fail("gc", err);
     }
-    if (!quiet) {
+    if (!quiet && !cmd_quiet()) {
         char size[32];
         for (size_t i = 0; i < rep.n_removed; i++)
             printf("%s %s\n", dry_run ? "would remove" : "removed", rep.removed[i]);
@@ -62,5 +62,7 @@ const struct ociimg_cmd ociimg_cmd_gc = {
              "Options:\n"
              "  -n, --dry-run  only list what would be removed\n"
              "  -q, --quiet    print nothing\n\n"
-             "Example:\n  ociimg gc --dry-run ./images\n",
+             "Examples:\n"
+             "  ociimg gc --dry-run ./images\n"
+             "  ociimg untag ./images:old && ociimg gc ./images\n",
 };

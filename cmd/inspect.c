@@ -61,7 +61,9 @@ static void on_remote_event(void *ud, const struct oreg_event *ev)
 {
     (void)ud;
     if (ev->kind == OREG_EV_NOTE)
-        fprintf(stderr, "note: %s\n", ev->msg);
+        cmd_info("note: %s", ev->msg);
+    else if (ev->kind == OREG_EV_MANIFEST)
+        cmd_debug("inspect", "fetched %s", ev->msg);
 }
 
 /* docker://REF: the same output, from the registry (nothing is stored). */
@@ -140,10 +142,11 @@ static int run(int argc, char **argv)
         {"raw", no_argument, NULL, 'r'},
         {"config", no_argument, NULL, 'c'},
         {"platform", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
         CMD_REMOTE_OPTIONS,
         {0},
     };
-    bool raw = false, config = false, remote_opts = false;
+    bool raw = false, config = false, remote_opts = false, json = false;
     const char *platform = NULL;
     struct cmd_remote rem = CMD_REMOTE_INIT;
     int c;
@@ -165,12 +168,19 @@ static int run(int argc, char **argv)
         case 'p':
             platform = optarg;
             break;
+        case 'j':
+            json = true; /* the default; accepted so scripts can say what they parse */
+            break;
         default:
             return cmd_bad_option(&ociimg_cmd_inspect, argv);
         }
     }
     if (optind + 1 != argc)
         return cmd_usage_error(&ociimg_cmd_inspect, "expected one image name");
+    if (json && raw)
+        return cmd_usage_error(&ociimg_cmd_inspect, "--json and --raw exclude each other");
+    if (config && !raw)
+        return cmd_usage_error(&ociimg_cmd_inspect, "--config goes with --raw");
     if (strncmp(argv[optind], "docker://", 9) == 0)
         return run_remote(argv[optind], &rem, raw, config, platform);
     if (remote_opts)
@@ -219,22 +229,26 @@ const struct ociimg_cmd ociimg_cmd_inspect = {
     .name = "inspect",
     .run = run,
     .summary = "show an image's manifest and config",
-    .usage = "Usage: ociimg inspect [--raw] [--config] [--platform OS/ARCH[/VARIANT]] "
-             "DIR[:NAME|@DIGEST]\n"
-             "       ociimg inspect [...] [REGISTRY OPTIONS] docker://REF\n\n"
-             "Resolves the name to an image manifest (choosing from an index by platform,\n"
-             "default: this host's) and prints the manifest and config as one JSON object.\n"
-             "With docker://REF the same comes from the registry (nothing is stored); the\n"
-             "registry options are those of `ociimg pull`.\n\n"
-             "Options:\n"
-             "  --raw        print the stored bytes of what the name points at (an index or a\n"
-             "               manifest); with --platform, of the chosen manifest\n"
-             "  --config     with --raw: print the stored bytes of the image config\n"
-             "  --platform P choose this platform from an index (e.g. linux/arm64/v8)\n\n"
-             "Examples:\n"
-             "  ociimg inspect ./images:3.19\n"
-             "  ociimg inspect --raw ./images@sha256:4bcff6...\n"
-             "  ociimg inspect --platform linux/arm64 ./images:3.19\n"
-             "  ociimg inspect --raw docker://alpine:3.19\n"
-             "  ociimg inspect --tls-verify=false docker://localhost:5000/test/hello:1\n",
+    .usage =
+        "Usage: ociimg inspect [--json | --raw [--config]] [--platform OS/ARCH[/VARIANT]]\n"
+        "                      DIR[:NAME|@DIGEST]\n"
+        "       ociimg inspect [...] [REGISTRY OPTIONS] docker://REF\n\n"
+        "Resolves the name to an image manifest (choosing from an index by platform,\n"
+        "default: this host's) and prints the manifest and config as one JSON object.\n"
+        "With docker://REF the same comes from the registry (nothing is stored).\n\n"
+        "Options:\n"
+        "  --json        print {name, digest, mediaType, size, index (when the name\n"
+        "                points at an index), platform, manifest, config} (the default)\n"
+        "  --raw         print the stored bytes of what the name points at (an index or a\n"
+        "                manifest); with --platform, of the chosen manifest\n"
+        "  --config      with --raw: print the stored bytes of the image config\n"
+        "  --platform P  choose this platform from an index (e.g. linux/arm64/v8)\n\n"
+        "Registry options (with docker://REF):\n" CMD_REMOTE_HELP "\n" CMD_REGISTRIES_CONF_HELP "\n"
+        "Examples:\n"
+        "  ociimg inspect ./images:3.19\n"
+        "  ociimg inspect --json ./images:3.19 | jq .config.config.Cmd\n"
+        "  ociimg inspect --raw ./images@sha256:4bcff6...\n"
+        "  ociimg inspect --platform linux/arm64 ./images:3.19\n"
+        "  ociimg inspect --raw docker://alpine:3.19\n"
+        "  ociimg inspect --tls-verify=false docker://localhost:5000/test/hello:1\n",
 };

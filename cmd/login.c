@@ -70,7 +70,7 @@ static void on_event(void *ud, const struct oreg_event *ev)
 {
     (void)ud;
     if (ev->kind == OREG_EV_NOTE)
-        fprintf(stderr, "note: %s\n", ev->msg);
+        cmd_info("note: %s", ev->msg);
 }
 
 static int run_login(int argc, char **argv)
@@ -119,8 +119,8 @@ static int run_login(int argc, char **argv)
     if (from_stdin && !user)
         return cmd_usage_error(&ociimg_cmd_login, "--password-stdin needs --username");
     if (pass_arg)
-        fprintf(stderr, "warning: a password on the command line is visible to other users; "
-                        "prefer --password-stdin\n");
+        cmd_warn("login", "a password on the command line is visible to other users; "
+                          "prefer --password-stdin");
 
     struct oci_error *err = NULL;
     _cleanup_free_ char *user_buf = NULL, *path = NULL, *name = NULL;
@@ -159,7 +159,7 @@ static int run_login(int argc, char **argv)
     cmd_remote_clear(&rem);
     if (ret < 0)
         return err ? cmd_fail("login", err) : EXIT_FAIL;
-    fprintf(stderr, "Credentials for %s stored in %s\n", name, path);
+    cmd_info("Credentials for %s stored in %s", name, path);
     printf("Login Succeeded\n");
     return EXIT_OK;
 }
@@ -193,9 +193,9 @@ static int run_logout(int argc, char **argv)
     if (ret < 0)
         return cmd_fail("logout", err);
     if (ret == 0)
-        fprintf(stderr, "Not logged in to %s (nothing in %s)\n", name, path);
+        cmd_info("Not logged in to %s (nothing in %s)", name, path);
     else
-        fprintf(stderr, "Removed the credentials for %s from %s\n", name, path);
+        cmd_info("Removed the credentials for %s from %s", name, path);
     return EXIT_OK;
 }
 
@@ -210,8 +210,9 @@ const struct ociimg_cmd ociimg_cmd_login = {
              "~/.docker/config.json; mode 0600).  Without -p or --password-stdin the password\n"
              "is asked for on the terminal.\n\n"
              "Options:\n"
-             "  -u, --username USER\n"
-             "  -p, --password PASS  (visible to other users; prefer --password-stdin)\n"
+             "  -u, --username USER  the user name (asked for on a terminal if missing)\n"
+             "  -p, --password PASS  the password (visible to other users; prefer\n"
+             "                       --password-stdin)\n"
              "  --password-stdin     read the password from stdin\n"
              "  --authfile FILE      the file to store the credentials in\n"
              "  --tls-verify=false   allow plain HTTP and unverified TLS for this registry\n"
@@ -229,5 +230,9 @@ const struct ociimg_cmd ociimg_cmd_logout = {
     .usage = "Usage: ociimg logout [--authfile FILE] [REGISTRY]\n\n"
              "Removes every entry for REGISTRY (default: docker.io) from the auths of the\n"
              "config.json that login writes, keeping everything else in the file.\n\n"
-             "Example:\n  ociimg logout registry.lan:5000\n",
+             "Options:\n"
+             "  --authfile FILE  the file to remove the credentials from\n\n"
+             "Examples:\n"
+             "  ociimg logout\n"
+             "  ociimg logout --authfile ./auth.json registry.lan:5000\n",
 };

@@ -119,7 +119,10 @@ const struct ociimg_cmd ociimg_cmd_ls = {
              "Lists every entry of DIR/index.json: name, digest, media type, total size of the\n"
              "blobs it references and the platforms it provides.\n\n"
              "Options:\n"
-             "  --json       print a JSON array instead of a table\n"
-             "  --no-trunc   print full digests\n\n"
-             "Example:\n  ociimg ls ./images\n",
+             "  --json      print a JSON array instead of a table: [{name, digest, mediaType,\n"
+             "              platforms, size, missingBlobs}]\n"
+             "  --no-trunc  print full digests\n\n"
+             "Examples:\n"
+             "  ociimg ls ./images\n"
+             "  ociimg ls --json ./images | jq -r '.[].name'\n",
 };

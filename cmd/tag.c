@@ -66,5 +66,7 @@ const struct ociimg_cmd ociimg_cmd_untag = {
     .summary = "remove a name from a layout",
     .usage = "Usage: ociimg untag DIR:NAME\n\n"
              "Removes NAME from DIR/index.json.  The blobs stay until `ociimg gc`.\n\n"
-             "Example:\n  ociimg untag ./images:old\n",
+             "Examples:\n"
+             "  ociimg untag ./images:old\n"
+             "  ociimg untag ./images:old && ociimg gc ./images\n",
 };

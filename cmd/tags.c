@@ -13,7 +13,9 @@ static void on_event(void *ud, const struct oreg_event *ev)
 {
     (void)ud;
     if (ev->kind == OREG_EV_NOTE)
-        fprintf(stderr, "note: %s\n", ev->msg);
+        cmd_info("note: %s", ev->msg);
+    else if (ev->kind == OREG_EV_RATELIMIT)
+        cmd_debug("tags", "%s: RateLimit-Remaining: %s", ev->host ? ev->host : "registry", ev->msg);
 }
 
 static int run(int argc, char **argv)
@@ -84,7 +86,9 @@ const struct ociimg_cmd ociimg_cmd_tags = {
              "per line in the registry's order, following the registry's pages.\n\n"
              "Options:\n"
              "  --page-size N       ask for N tags per page (the registry may cap it)\n"
-             "  --json              print a JSON array\n" CMD_REMOTE_HELP "\nExamples:\n"
+             "  --json              print a JSON array\n" CMD_REMOTE_HELP
+             "\n" CMD_REGISTRIES_CONF_HELP "\nExamples:\n"
              "  ociimg tags alpine\n"
+             "  ociimg tags --json ghcr.io/org/app | jq -r '.[-1]'\n"
              "  ociimg tags --tls-verify=false localhost:5000/test/hello\n",
 };

@@ -14,7 +14,7 @@
 
 static void warn_stderr(void *ctx, const char *msg)
 {
-    fprintf(stderr, "ociimg: %s: warning: %s\n", (const char *)ctx, msg);
+    cmd_warn((const char *)ctx, "%s", msg);
 }
 
 /* One decimal field of a map, up to `end` (':' or NUL). */
@@ -133,7 +133,7 @@ static int run(int argc, char **argv)
     oimg_platform_clear(&want);
     if (ret < 0)
         return cmd_fail("unpack", err);
-    if (!quiet) {
+    if (!quiet && !cmd_quiet()) {
         char cs[32], us[32];
         printf("%s: %s, %zu layer%s (%s, %s unpacked, %" PRIu64 " entries)\n", argv[optind + 1],
                res.manifest.str, res.layers, res.layers == 1 ? "" : "s",
@@ -167,8 +167,8 @@ const struct ociimg_cmd ociimg_cmd_unpack = {
         "                   with the caller as root, the host's network, /sys bind-mounted.\n"
         "                   Automatic when not run as root\n"
         "  --uid-map C:H:N  a user namespace mapping container uids C..C+N-1 to host uids\n"
-        "  --gid-map C:H:N  H..H+N-1 (gids alike); repeatable, both or neither; as root the\n"
-        "                   files are chowned through the maps\n"
+        "                   H..H+N-1; repeatable; as root the files are chowned through it\n"
+        "  --gid-map C:H:N  the same for gids; --uid-map and --gid-map go together\n"
         "  --no-seccomp     leave out the default seccomp profile\n"
         "  -f, --force      replace an existing non-empty BUNDLE (removed once the new one is in\n"
         "                   place)\n"

@@ -121,7 +121,7 @@ static int run(int argc, char **argv)
         }
         if (ret > 0)
             exit_code = exit_code == EXIT_OK ? EXIT_FAIL : exit_code;
-        else if (!quiet)
+        else if (!quiet && !cmd_quiet())
             printf("%s: valid\n", argv[i]);
     }
     return exit_code;
@@ -137,9 +137,10 @@ const struct ociimg_cmd ociimg_cmd_validate = {
              "mediaType and shape; a directory is a layout) by the rules of the OCI image-spec,\n"
              "not only its JSON schema.  Prints one line per problem and exits 1 if any.\n\n"
              "Options:\n"
-             "  --type T   document type; `layout` checks a whole layout like `verify`\n"
-             "  -q, --quiet  print nothing for valid inputs\n\n"
+             "  -t, --type T  document type; `layout` checks a whole layout like `verify`\n"
+             "  -q, --quiet   print nothing for valid inputs\n\n"
              "Examples:\n"
+             "  ociimg validate manifest.json config.json\n"
              "  ociimg validate --type manifest manifest.json\n"
              "  ociimg validate --type layout ./images\n",
 };

@@ -47,7 +47,7 @@ static int run(int argc, char **argv)
         printf("%s\n", rep.problems[i]);
     for (size_t i = 0; i < rep.n_warnings; i++)
         printf("warning: %s\n", rep.warnings[i]);
-    if (!quiet) {
+    if (!quiet && !cmd_quiet()) {
         for (size_t i = 0; i < rep.n_notes; i++)
             printf("note: %s\n", rep.notes[i]);
         char size[32];
@@ -71,9 +71,11 @@ const struct ociimg_cmd ociimg_cmd_verify = {
              "and digest, and that every document is valid.  Prints one line per problem and a\n"
              "summary; exits 1 if any problem was found.\n\n"
              "Options:\n"
-             "  --all      also hash the blobs nothing references\n"
-             "  --strict   treat spec violations in intact documents as problems (by default\n"
-             "             they are warnings: tools in the wild write such documents)\n"
-             "  -q         print only the problems\n\n"
-             "Example:\n  ociimg verify ./images\n",
+             "  --all        also hash the blobs nothing references\n"
+             "  --strict     treat spec violations in intact documents as problems (by default\n"
+             "               they are warnings: tools in the wild write such documents)\n"
+             "  -q, --quiet  print only the problems and warnings\n\n"
+             "Examples:\n"
+             "  ociimg verify ./images\n"
+             "  ociimg verify --all --strict -q ./images || echo damaged\n",
 };

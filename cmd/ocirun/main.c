@@ -14,8 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include <ociimg/cleanup.h>
 #include <ociimg/runtime.h>
+
+#include "ociimg_build_info.h"
 
 #ifndef OCIIMG_VERSION
 #define OCIIMG_VERSION "0"
@@ -88,19 +92,44 @@ static int usage_error(const char *fmt, ...)
 }
 
 static const char usage_text[] =
-    "usage: ocirun [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND\n"
+    "Usage: ocirun [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND ...\n"
     "\n"
-    "commands:\n"
+    "Creates and runs containers from OCI runtime bundles (a rootfs and a config.json,\n"
+    "as `ociimg unpack` makes them).  ocirun is ociimg's own OCI runtime, with runc's\n"
+    "command line, so tools that drive runc can drive it.  State lives in /run/ocirun\n"
+    "(--root).  Errors print one line on stderr and exit 1; usage errors exit 2; `run`\n"
+    "exits with the container's status.\n"
+    "\n"
+    "Commands:\n"
     "  create [--bundle DIR] [--pid-file F] [--preserve-fds N] [--no-new-keyring] ID\n"
-    "  start ID\n"
-    "  state ID\n"
+    "                   create container ID from the bundle, stopped before the process\n"
+    "  start ID         start the process of a created container\n"
+    "  state ID         print the container's state as JSON\n"
     "  kill [--all] ID [SIGNAL]\n"
+    "                   send SIGNAL (default TERM) to the process, or to all with --all\n"
     "  delete [--force] ID\n"
+    "                   remove a stopped container (--force: kill it first)\n"
     "  run [--bundle DIR] [--detach] [--pid-file F] [--preserve-fds N] ID\n"
+    "                   create and start; wait for the process unless --detach\n"
     "  list [--format table|json] [--quiet]\n"
+    "                   list the containers\n"
     "  spec [--rootless] [--bundle DIR]\n"
-    "  features\n"
-    "  --version\n";
+    "                   write a default config.json into the bundle\n"
+    "  features         print what this runtime supports, as JSON\n"
+    "\n"
+    "Options:\n"
+    "  --root DIR         state directory (default /run/ocirun)\n"
+    "  --log FILE         also log to FILE\n"
+    "  --log-format text|json  the format of --log (default text)\n"
+    "  --debug            print debug messages\n"
+    "  -h, --help         print this help\n"
+    "  -v, --version      print the version, git commit, spec and libseccomp versions\n"
+    "\n"
+    "Examples:\n"
+    "  ocirun spec && ocirun run -b . demo\n"
+    "  ocirun create -b ./bundle c1 && ocirun start c1 && ocirun state c1\n"
+    "  ocirun kill c1 KILL && ocirun delete c1\n"
+    "  ocirun list --format json\n";
 
 enum { OPT_PID_FILE = 256, OPT_CONSOLE, OPT_PRESERVE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_FORMAT };
 
@@ -134,6 +163,8 @@ static int parse_create(int argc, char **argv, bool run, struct ort_create_opts 
             break;
         case OPT_PRESERVE: {
             char *end;
+            /* getopt sets optarg for a required_argument option. */
+            // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
             long n = strtol(optarg, &end, 10);
             if (*end || n < 0 || n > 1024)
                 return usage_error("--preserve-fds: bad number `%s`", optarg);
@@ -342,6 +373,8 @@ static int cmd_spec(int argc, char **argv)
     if (optind != argc)
         return usage_error("spec: takes no arguments");
     _cleanup_free_ char *json = ort_spec_json(rootless);
+    /* bundle is "." or getopt's optarg for a required_argument option. */
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     _cleanup_close_ int dfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (!json || dfd < 0) {
         struct oci_error *e = NULL;
@@ -406,9 +439,14 @@ int main(int argc, char **argv)
         case 'R':
         case 'C':
             break; /* accepted for runc compatibility; nothing to do */
-        case 'v':
-            printf("ocirun version %s\nspec: %s\n", OCIIMG_VERSION, ORT_OCI_VERSION_MAX);
+        case 'v': {
+            const struct scmp_version *sv = seccomp_version();
+            printf("ocirun version %s\ncommit: %s\nspec: %s\n", OCIIMG_VERSION, OCIIMG_GIT_COMMIT,
+                   ORT_OCI_VERSION_MAX);
+            if (sv)
+                printf("libseccomp: %u.%u.%u\n", sv->major, sv->minor, sv->micro);
             return 0;
+        }
         case 'h':
             fputs(usage_text, stdout);
             return 0;
