@@ -30,7 +30,7 @@ char *oimg_base64_encode(const void *buf, size_t len)
         uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
         *o++ = alphabet[v >> 18 & 63];
         *o++ = alphabet[v >> 12 & 63];
-        *o++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        *o++ = (char)(i + 1 < len ? alphabet[v >> 6 & 63] : '=');
         *o++ = '=';
     }
     *o = '\0';

@@ -1,4 +1,6 @@
 /* The shared error type: one line of context-first text and a code. */
+/* The analyzer-only wrappers in error.h would rename the definitions below. */
+#define OCIIMG_ERROR_IMPL
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -125,7 +125,7 @@ const char *mv_q(char *buf, const char *s)
         return buf;
     }
     buf[o++] = '"';
-    for (; s[i] && i < 64 && o + 8 < MV_QUOTE_MAX; i++) {
+    for (; i < 64 && s[i] && o + 8 < MV_QUOTE_MAX; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             buf[o++] = '\\';

@@ -25,7 +25,7 @@ static const char *restricted_name(const char *s)
     if (!alnum(*s))
         return NULL;
     size_t n = 1;
-    while (name_char(s[n]) && n < 128)
+    while (n < 128 && name_char(s[n]))
         n++;
     return n <= 127 ? s + n : NULL;
 }

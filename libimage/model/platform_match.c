@@ -57,7 +57,7 @@ static int level(const char *v)
         return -1;
     int major = 0, minor = 0;
     size_t i = 1;
-    for (; isdigit((unsigned char)v[i]) && i < 4; i++)
+    for (; i < 4 && isdigit((unsigned char)v[i]); i++)
         major = major * 10 + (v[i] - '0');
     if (v[i] == '.' && isdigit((unsigned char)v[i + 1]) && v[i + 2] == '\0') {
         minor = v[i + 1] - '0';

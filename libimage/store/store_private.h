@@ -75,6 +75,15 @@ int store_blob_path(char *buf, size_t bufsz, const struct oimg_digest *d,
 /* oci_error_wrap that keeps r (also when err is NULL). */
 int store_wrap(int r, struct oci_error **err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+#if defined(__clang_analyzer__) && !defined(OCIIMG_STORE_UTIL_IMPL)
+/* For clang-tidy, which cannot see into util.c: the result is r itself. */
+#define store_wrap(r, ...)                                                                         \
+    __extension__({                                                                                \
+        int store_r_ = (r);                                                                        \
+        (void)store_wrap(store_r_, __VA_ARGS__);                                                   \
+        store_r_;                                                                                  \
+    })
+#endif
 /* openat beneath dirfd: no ".." or absolute symlink escapes, last component
  * never followed.  Returns an fd or -errno. */
 int store_open_beneath(int dirfd, const char *path, int flags);

@@ -1,5 +1,6 @@
 /* Small helpers of the store: confined opens, no-replace publishing,
  * capped reads. */
+#define OCIIMG_STORE_UTIL_IMPL /* defines store_wrap: no analyzer wrapper */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -69,6 +69,24 @@ typedef void (*oci_warn_fn)(void *ctx, const char *msg);
 void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* clang's static analyzer (clang-tidy) sees one file at a time, so it cannot
+ * know these always return < 0: every `return oci_error_set(...)` would look
+ * like a success path leaving out-params unset.  Tell it.  Compilers never
+ * see this; error.c, which defines them, opts out. */
+#if defined(__clang_analyzer__) && !defined(OCIIMG_ERROR_IMPL)
+#define OCI_ANALYZER_NEGATIVE_(call)                                                               \
+    __extension__({                                                                                \
+        int oci_r_ = (call);                                                                       \
+        if (oci_r_ >= 0)                                                                           \
+            __builtin_unreachable();                                                               \
+        oci_r_;                                                                                    \
+    })
+#define oci_error_set(...) OCI_ANALYZER_NEGATIVE_(oci_error_set(__VA_ARGS__))
+#define oci_error_setsys(...) OCI_ANALYZER_NEGATIVE_(oci_error_setsys(__VA_ARGS__))
+#define oci_error_wrap(...) OCI_ANALYZER_NEGATIVE_(oci_error_wrap(__VA_ARGS__))
+#define oci_error_vset(...) OCI_ANALYZER_NEGATIVE_(oci_error_vset(__VA_ARGS__))
+#endif
+
 #ifdef __cplusplus
 }
 #endif
