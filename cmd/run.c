@@ -160,7 +160,7 @@ static int write_config(int cfd, const struct cmd_store *s, const char *rootfs_n
         return oci_error_wrap(err, "read the cached config");
     if (no_seccomp) {
         _cleanup_json_ json_object *o = NULL;
-        if ((ret = oimg_json_parse(&o, buf, len, NULL, err)) < 0)
+        if (oimg_json_parse(&o, buf, len, NULL, err) < 0)
             return oci_error_wrap(err, "%s/%s", s->root, path);
         json_object *linux_ = NULL;
         if (json_object_object_get_ex(o, "linux", &linux_))

@@ -554,8 +554,8 @@ int oimg_bundle_config(json_object **out, const struct oimg_image_config *cfg, i
 
     _cleanup_json_ json_object *o = json_object_new_object();
     json_object *proc = NULL, *mnt = NULL, *ann = NULL;
-    if ((r = process(&proc, &c, err)) < 0 || (r = mounts(&mnt, &c, err)) < 0 ||
-        (r = annotations(&ann, &c, err)) < 0) {
+    if (process(&proc, &c, err) < 0 || mounts(&mnt, &c, err) < 0 ||
+        annotations(&ann, &c, err) < 0) {
         json_object_put(proc);
         json_object_put(mnt);
         oimg_bundle_user_clear(&c.user);

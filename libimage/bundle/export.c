@@ -46,7 +46,6 @@ static int export_at(struct oimg_unpack_result *res, const struct oimg_layout *l
     struct oci_error *e = NULL;
     if (oimg_bundle_remove_tree(parentfd, tmp, &e) < 0) {
         if (r >= 0) {
-            r = -e->code;
             if (err && !*err)
                 *err = e;
             else

@@ -478,7 +478,7 @@ static json_object *rule(json_object *names_arr, const char *action)
 static json_object *arg(unsigned index, uint64_t value, uint64_t value_two, const char *op)
 {
     json_object *a = json_object_new_object();
-    json_object_object_add(a, "index", json_object_new_int(index));
+    json_object_object_add(a, "index", json_object_new_int((int32_t)index));
     json_object_object_add(a, "value", json_object_new_uint64(value));
     if (value_two)
         json_object_object_add(a, "valueTwo", json_object_new_uint64(value_two));

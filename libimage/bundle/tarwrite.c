@@ -191,10 +191,12 @@ static void ustar(unsigned char *h, const struct hdr *e, const char *name, size_
     *need_mtime = !mt_ok || e->mtime.tv_nsec != 0;
     octal((char *)h + 136, 12, mt_ok ? (uint64_t)e->mtime.tv_sec : 0);
     h[156] = (unsigned char)type;
+    /* A tar name field is NUL-padded, not NUL-terminated when full. */
     if (e->link)
+        // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
         memcpy(h + 157, e->link, strlen(e->link) > 100 ? 100 : strlen(e->link));
     memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
+    h[263] = h[264] = '0'; /* version "00", unterminated */
     octal((char *)h + 329, 8, e->type == '3' || e->type == '4' ? major(e->rdev) : 0);
     octal((char *)h + 337, 8, e->type == '3' || e->type == '4' ? minor(e->rdev) : 0);
 }
