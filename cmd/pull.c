@@ -1,4 +1,6 @@
-/* ociimg pull: a registry image into an OCI image layout, with progress. */
+/* ociimg pull: a registry image into an OCI image layout, with progress;
+ * with --unpack also into a bundle, the layers applied while they
+ * download. */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ociimg/bundle.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/json.h>
 #include <ociimg/layout.h>
@@ -175,12 +178,97 @@ static void on_event(void *ud, const struct oreg_event *ev)
         draw(p, ev->kind != OREG_EV_BLOB_PROGRESS);
 }
 
+/* Pulls ref into l and, streamed, unpacks the image into bundle (see
+ * oimg_unpack_stream_new; uo is its unpack options, the platform comes from
+ * po).  The manifest is fetched first (libregistry keeps it in memory until
+ * every blob is in the layout, and the applier needs the layer order before
+ * the first byte), so one or two manifest requests more than a plain pull.
+ * uo may be NULL (defaults).  *res (required) and *ures (nullable) are set
+ * on success only.  Shared with `run`. */
+int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ures,
+                    struct oreg_client *c, const struct oreg_ref *ref, struct oimg_layout *l,
+                    const struct oreg_pull_opts *po, const char *bundle,
+                    const struct oimg_unpack_opts *uo, struct oci_error **err);
+
+int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ures,
+                    struct oreg_client *c, const struct oreg_ref *ref, struct oimg_layout *l,
+                    const struct oreg_pull_opts *po, const char *bundle,
+                    const struct oimg_unpack_opts *uo, struct oci_error **err)
+{
+    if (po && po->all_platforms)
+        return oci_error_set(err, OCI_ERR_INVALID, "--all-platforms does not go with --unpack");
+    struct oimg_unpack_opts defaults;
+    if (!uo) {
+        oimg_unpack_opts_init(&defaults);
+        uo = &defaults;
+    }
+    struct oimg_unpack_stream *s = NULL;
+    int r = oimg_unpack_stream_new(&s, bundle, l, uo, err);
+    if (r < 0)
+        return r;
+    struct oreg_remote_image *ri = NULL;
+    r = oreg_inspect(&ri, c, ref, po ? po->platform : NULL, OREG_INSPECT_NO_CONFIG, err);
+    if (r >= 0)
+        r = oimg_unpack_stream_set_manifest(s, &ri->desc, ri->manifest->data, ri->manifest->len,
+                                            err);
+    struct oreg_pull_result *pr = NULL;
+    if (r >= 0) {
+        struct oreg_blob_observer obs = {oimg_unpack_stream_blob_begin,
+                                         oimg_unpack_stream_blob_data, oimg_unpack_stream_blob_end,
+                                         s};
+        struct oreg_pull_opts o = {0};
+        if (po)
+            o = *po;
+        o.observer = &obs;
+        r = oreg_pull(&pr, c, ref, l, &o, err);
+    }
+    if (r >= 0 && !oimg_digest_equal(&pr->desc.digest, &ri->desc.digest))
+        r = oci_error_set(err, OCI_ERR_STATE,
+                          "%s changed during the pull (%s, then %s): nothing unpacked; run "
+                          "again",
+                          ref->canonical, ri->desc.digest.str, pr->desc.digest.str);
+    if (r >= 0) {
+        struct oci_error *e = NULL;
+        r = oimg_unpack_stream_finish(s, ures, &e);
+        if (r < 0 && oimg_unpack_stream_restarted(s)) {
+            /* The pull got it right in the end (a blob that failed its
+             * digest was downloaded again), but the applier had the
+             * discarded bytes: the layout's blobs are verified, unpack
+             * those.  An image that is bad itself fails again. */
+            oci_warnf(uo->bundle.warn, uo->bundle.warn_ctx,
+                      "streamed unpack discarded (%s); unpacking from the layout", e->msg);
+            oci_error_free(e);
+            e = NULL;
+            struct oimg_unpack_opts again = *uo;
+            again.platform = NULL;
+            r = oimg_unpack(ures, l, &pr->desc, bundle, &again, &e);
+        }
+        if (r < 0)
+            *err = e;
+    }
+    oimg_unpack_stream_free(s);
+    oreg_remote_image_free(ri);
+    if (r < 0) {
+        oreg_pull_result_free(pr);
+        return r;
+    }
+    *res = pr;
+    return 0;
+}
+
+static void warn_stderr(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "ociimg: pull: warning: %s\n", msg);
+}
+
 static json_object *str_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
 }
 
-static void print_json(const struct oreg_pull_result *res, const char *dir)
+static void print_json(const struct oreg_pull_result *res, const char *dir, const char *bundle,
+                       const struct oimg_unpack_result *ur)
 {
     _cleanup_json_ json_object *o = json_object_new_object();
     json_object_object_add(o, "reference", json_object_new_string(res->reference));
@@ -212,6 +300,15 @@ static void print_json(const struct oreg_pull_result *res, const char *dir)
     json_object_object_add(o, "retries", json_object_new_int64(res->retries));
     json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
     json_object_object_add(o, "rateLimitRemaining", str_or_null(res->ratelimit_remaining));
+    if (bundle) {
+        json_object *u = json_object_new_object();
+        json_object_object_add(u, "path", json_object_new_string(bundle));
+        json_object_object_add(u, "layers", json_object_new_int64((int64_t)ur->layers));
+        json_object_object_add(u, "uncompressedBytes",
+                               json_object_new_int64((int64_t)ur->uncompressed_bytes));
+        json_object_object_add(u, "entries", json_object_new_int64((int64_t)ur->entries));
+        json_object_object_add(o, "unpacked", u);
+    }
     _cleanup_free_ char *txt = oimg_json_dump(o, true);
     if (txt)
         printf("%s\n", txt);
@@ -239,13 +336,31 @@ static void print_summary(const struct oreg_pull_result *res, const char *dir)
 
 static int run(int argc, char **argv)
 {
-    enum { O_PLATFORM = 1, O_ALL, O_JOBS, O_QUIET, O_JSON };
+    enum {
+        O_PLATFORM = 1,
+        O_ALL,
+        O_JOBS,
+        O_QUIET,
+        O_JSON,
+        O_UNPACK,
+        O_ROOTFS_ONLY,
+        O_FORCE,
+        O_ROOTLESS,
+        O_NO_SECCOMP,
+        O_NO_SYNC
+    };
     static const struct option opts[] = {
         {"platform", required_argument, NULL, O_PLATFORM},
         {"all-platforms", no_argument, NULL, O_ALL},
         {"jobs", required_argument, NULL, O_JOBS},
         {"quiet", no_argument, NULL, O_QUIET},
         {"json", no_argument, NULL, O_JSON},
+        {"unpack", required_argument, NULL, O_UNPACK},
+        {"rootfs-only", no_argument, NULL, O_ROOTFS_ONLY},
+        {"force", no_argument, NULL, O_FORCE},
+        {"rootless", no_argument, NULL, O_ROOTLESS},
+        {"no-seccomp", no_argument, NULL, O_NO_SECCOMP},
+        {"no-sync", no_argument, NULL, O_NO_SYNC},
         CMD_REMOTE_OPTIONS,
         {0},
     };
@@ -254,6 +369,10 @@ static int run(int argc, char **argv)
     bool all = false, json = false;
     struct progress prog = {0};
     int jobs = OREG_DEFAULT_JOBS, c;
+    const char *bundle = NULL;
+    struct oimg_unpack_opts uo;
+    oimg_unpack_opts_init(&uo);
+    bool unpack_opt = false;
     while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
         int h = cmd_remote_option(&rem, &ociimg_cmd_pull, c, optarg);
         if (h > 1)
@@ -278,6 +397,24 @@ static int run(int argc, char **argv)
         case O_JSON:
             json = true;
             break;
+        case O_UNPACK:
+            bundle = optarg;
+            break;
+        case O_ROOTFS_ONLY:
+            uo.rootfs_only = unpack_opt = true;
+            break;
+        case O_FORCE:
+            uo.force = unpack_opt = true;
+            break;
+        case O_ROOTLESS:
+            uo.bundle.rootless = unpack_opt = true;
+            break;
+        case O_NO_SECCOMP:
+            uo.bundle.no_seccomp = unpack_opt = true;
+            break;
+        case O_NO_SYNC:
+            uo.no_sync = unpack_opt = true;
+            break;
         default:
             return cmd_bad_option(&ociimg_cmd_pull, argv);
         }
@@ -287,6 +424,18 @@ static int run(int argc, char **argv)
     if (all && platform)
         return cmd_usage_error(&ociimg_cmd_pull,
                                "--platform and --all-platforms exclude each other");
+    if (unpack_opt && !bundle)
+        return cmd_usage_error(&ociimg_cmd_pull,
+                               "--rootfs-only, --force, --rootless, --no-seccomp and --no-sync "
+                               "go with --unpack");
+    if (bundle && (all || !*bundle))
+        return cmd_usage_error(&ociimg_cmd_pull, all ? "--unpack takes one image, not "
+                                                       "--all-platforms"
+                                                     : "--unpack needs a directory");
+    /* Without root nothing can be chowned: rootless is the only way. */
+    if (geteuid() != 0)
+        uo.bundle.rootless = true;
+    uo.bundle.warn = warn_stderr;
 
     struct oci_error *err = NULL;
     struct oreg_ref *ref = NULL;
@@ -295,6 +444,7 @@ static int run(int argc, char **argv)
     struct oreg_client *client = NULL;
     struct oimg_layout *l = NULL;
     struct oreg_pull_result *res = NULL;
+    struct oimg_unpack_result ures = {0};
     int ret = oreg_ref_parse(&ref, argv[optind], &err);
     if (ret >= 0)
         ret = oimg_layout_ref_parse(&dest, argv[optind + 1], &err);
@@ -315,15 +465,21 @@ static int run(int argc, char **argv)
             .all_platforms = all,
             .name = dest.name,
         };
-        ret = oreg_pull(&res, client, ref, l, &po, &err);
+        if (bundle)
+            ret = cmd_pull_unpack(&res, &ures, client, ref, l, &po, bundle, &uo, &err);
+        else
+            ret = oreg_pull(&res, client, ref, l, &po, &err);
     }
     if (prog.tty && prog.n)
         draw(&prog, true);
     if (ret >= 0) {
         if (json)
-            print_json(res, dest.dir);
+            print_json(res, dest.dir, bundle, &ures);
         if (!prog.quiet)
             print_summary(res, dest.dir);
+        if (!prog.quiet && bundle)
+            fprintf(stderr, "Unpacked %zu layer%s into %s\n", ures.layers,
+                    ures.layers == 1 ? "" : "s", bundle);
     }
     oreg_pull_result_free(res);
     oimg_layout_free(l);
@@ -344,27 +500,46 @@ const struct ociimg_cmd ociimg_cmd_pull = {
     .run = run,
     .summary = "pull an image from a registry into a layout",
     .usage =
-        "Usage: ociimg pull [OPTIONS] REF DIR[:NAME]\n\n"
+        "Usage: ociimg pull [OPTIONS] [--unpack BUNDLE] REF DIR[:NAME]\n\n"
         "Fetches REF (e.g. alpine:3.19, ghcr.io/org/app@sha256:..., docker://quay.io/x/y:1) into\n"
         "the OCI image layout DIR (created if missing) and names it NAME in DIR/index.json\n"
         "(default: the tag, or the digest when REF has only one).  Blobs are verified before\n"
         "they are stored, downloaded in parallel, and an interrupted pull continues where it\n"
         "stopped when run again (partial downloads are kept in DIR/.ociimg/partial for a day).\n"
         "From an index, the manifest for the platform is kept (default: this host's).\n\n"
+        "With --unpack BUNDLE the image is also unpacked into BUNDLE as `ociimg unpack` does\n"
+        "(BUNDLE/rootfs + BUNDLE/config.json), in the same pass: each layer is decompressed,\n"
+        "verified (digest and diff_id) and applied while it downloads, in layer order (later\n"
+        "layers download meanwhile and wait their turn in a spool).  DIR still receives every\n"
+        "blob, so a later unpack needs no network.  BUNDLE appears only when complete; after\n"
+        "any failure there is none (DIR stays valid).\n\n"
         "Options:\n"
         "  --platform OS/ARCH[/VARIANT]  choose this platform from an index\n"
         "  --all-platforms     keep the whole index and every image in it\n"
         "  --jobs N            parallel blob downloads (default 6)\n"
         "  -q, --quiet         no progress output\n"
+        "  --unpack BUNDLE     also unpack the image into BUNDLE, streamed (a new or empty\n"
+        "                      directory; a non-empty one only with --force)\n"
+        "  --rootfs-only       with --unpack: BUNDLE is the rootfs itself, no config.json\n"
+        "  --force             with --unpack: replace a non-empty BUNDLE once the new one is\n"
+        "                      complete\n"
+        "  --rootless          with --unpack: as `ociimg unpack --rootless` (always when not\n"
+        "                      root)\n"
+        "  --no-seccomp        with --unpack: no seccomp profile in config.json\n"
+        "  --no-sync           with --unpack: skip the final syncfs of the bundle\n"
         "  --json              print a summary as JSON on stdout:\n"
         "                      {reference, layout, name, digest, mediaType, size (of the\n"
         "                      index.json entry), source {digest, mediaType}, host, platforms,\n"
         "                      manifests, blobs {total, present, fetched}, bytes {total,\n"
         "                      fetched, resumed}, retries, seconds, "
-        "rateLimitRemaining}\n" CMD_REMOTE_HELP
+        "rateLimitRemaining,\n"
+        "                      with --unpack: unpacked {path, layers, uncompressedBytes,\n"
+        "                      entries}}\n" CMD_REMOTE_HELP
         "\nProgress goes to stderr: on a terminal one line per layer with its state, bytes and\n"
         "rate; otherwise one line per finished blob.\n\n" CMD_REGISTRIES_CONF_HELP "\nExamples:\n"
         "  ociimg pull alpine:3.19 ./images\n"
         "  ociimg pull --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n"
-        "  ociimg pull --tls-verify=false localhost:5000/test/hello:1 ./images\n",
+        "  ociimg pull --tls-verify=false localhost:5000/test/hello:1 ./images\n"
+        "  ociimg pull --unpack ./bundle alpine:3.19 ./images\n"
+        "  ocirun run --bundle ./bundle c1      (runs the bundle pull --unpack made)\n",
 };

@@ -21,4 +21,50 @@ int bundle_mkdtemp(char **name, int dirfd, const char *prefix, mode_t mode, stru
 /* The architectures list for seccomp (NULL-terminated; NULL if unknown). */
 const char *const *bundle_seccomp_arches(const char *arch);
 
+/* ---- shared by unpack.c and stream.c ---- */
+
+/* The applier options an unpack implies. */
+void bundle_apply_opts(struct oimg_apply_opts *ao, const struct oimg_unpack_opts *opts);
+
+/* Applies the layer d read from raw (the blob as stored), checking the
+ * descriptor (a layer media type we can apply, a digest we can verify), the
+ * blob's size and digest (hashed as the applier reads it; trailing bytes the
+ * decompressor leaves are read and counted too) and, through the applier,
+ * the diff_id. */
+int bundle_apply_blob(struct oimg_applier *a, const struct oimg_descriptor *d,
+                      struct oimg_reader *raw, const struct oimg_digest *diff_id,
+                      struct oimg_apply_stats *st, struct oci_error **err);
+
+/* A config that can become a bundle: an image config, linux unless
+ * rootfs_only, and as many diff_ids as the manifest has layers. */
+int bundle_check_image(const struct oimg_manifest *m, const struct oimg_image_config *cfg,
+                       const struct oimg_digest *manifest, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err);
+
+/* A destination being built: a temp dir beside it, renamed into place by
+ * bundle_dest_commit, removed by bundle_dest_discard. */
+struct bundle_dest {
+    const char *dest;
+    char *parent, *base, *tmp;
+    int parentfd, tmpfd;
+};
+/* Checks dest (as oimg_unpack does: new, empty, or --force; never the layout
+ * l nor above it when l is given) and makes the temp dir. */
+int bundle_dest_open(struct bundle_dest *bd, const char *dest, const struct oimg_layout *l,
+                     const struct oimg_unpack_opts *opts, struct oci_error **err);
+/* The rootfs directory in the temp dir (the temp dir itself with
+ * rootfs_only), owned by the mapped root; *rootfd gets an fd for it. */
+int bundle_dest_rootfs(int *rootfd, const struct bundle_dest *bd,
+                       const struct oimg_unpack_opts *opts, struct oci_error **err);
+/* config.json for cfg (users resolved in rootfd) into the temp dir. */
+int bundle_dest_config(const struct bundle_dest *bd, int rootfd,
+                       const struct oimg_image_config *cfg, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err);
+/* Renames the temp dir into place (then removes a replaced tree and fsyncs
+ * the parent).  On failure the temp dir is removed. */
+int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err);
+/* Removes the temp dir (if still there) and frees bd; NULL-safe fields. */
+void bundle_dest_discard(struct bundle_dest *bd, const struct oimg_unpack_opts *opts);
+
 #endif

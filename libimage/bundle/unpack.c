@@ -31,8 +31,9 @@ void oimg_unpack_opts_init(struct oimg_unpack_opts *o)
 
 /* ---- the layers ---- */
 
+/* A layer blob as stored, hashed and counted as the applier reads it. */
 struct blob_reader {
-    int fd;
+    struct oimg_reader *raw;
     struct oimg_hasher *h;
     uint64_t n, size;
 };
@@ -44,25 +45,19 @@ static ssize_t blob_read(void *ctx, void *buf, size_t len, struct oci_error **er
     uint64_t left = b->size - b->n + 1;
     if (len > left)
         len = (size_t)left;
-    for (;;) {
-        ssize_t r = read(b->fd, buf, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
-        b->n += (uint64_t)r;
-        if (b->n > b->size)
-            return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
-                                 "layer blob is larger than the %llu bytes its descriptor declares",
-                                 (unsigned long long)b->size);
-        oimg_hasher_update(b->h, buf, (size_t)r);
+    ssize_t r = b->raw->read(b->raw->ctx, buf, len, err);
+    if (r <= 0)
         return r;
-    }
+    b->n += (uint64_t)r;
+    if (b->n > b->size)
+        return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
+                             "layer blob is larger than the %llu bytes its descriptor declares",
+                             (unsigned long long)b->size);
+    oimg_hasher_update(b->h, buf, (size_t)r);
+    return r;
 }
 
-static int apply_layer(struct oimg_applier *a, const struct oimg_layout *l,
-                       const struct oimg_descriptor *d, const struct oimg_digest *diff_id,
-                       struct oimg_apply_stats *st, struct oci_error **err)
+static int check_layer(const struct oimg_descriptor *d, struct oci_error **err)
 {
     if (!oimg_media_type_is_layer(d->media_type) ||
         oimg_apply_media_type_compression(d->media_type) < 0)
@@ -74,11 +69,18 @@ static int apply_layer(struct oimg_applier *a, const struct oimg_layout *l,
                              d->digest.str);
     if (d->size < 0)
         return oci_error_set(err, OCI_ERR_INVALID, "negative size");
-    _cleanup_close_ int fd = oimg_layout_blob_open(l, &d->digest, err);
-    if (fd < 0)
-        return fd;
-    struct blob_reader b = {.fd = fd, .size = (uint64_t)d->size};
-    int r = oimg_hasher_new(&b.h, d->digest.alg, err);
+    return 0;
+}
+
+int bundle_apply_blob(struct oimg_applier *a, const struct oimg_descriptor *d,
+                      struct oimg_reader *raw, const struct oimg_digest *diff_id,
+                      struct oimg_apply_stats *st, struct oci_error **err)
+{
+    int r = check_layer(d, err);
+    if (r < 0)
+        return r;
+    struct blob_reader b = {.raw = raw, .size = (uint64_t)d->size};
+    r = oimg_hasher_new(&b.h, d->digest.alg, err);
     if (r < 0)
         return r;
     struct oimg_reader rd = {blob_read, &b};
@@ -108,6 +110,63 @@ static int apply_layer(struct oimg_applier *a, const struct oimg_layout *l,
     return 0;
 }
 
+static ssize_t fd_read(void *ctx, void *buf, size_t len, struct oci_error **err)
+{
+    int fd = *(int *)ctx;
+    for (;;) {
+        ssize_t r = read(fd, buf, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
+        return r;
+    }
+}
+
+static int apply_layer(struct oimg_applier *a, const struct oimg_layout *l,
+                       const struct oimg_descriptor *d, const struct oimg_digest *diff_id,
+                       struct oimg_apply_stats *st, struct oci_error **err)
+{
+    int r = check_layer(d, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int fd = oimg_layout_blob_open(l, &d->digest, err);
+    if (fd < 0)
+        return fd;
+    struct oimg_reader raw = {fd_read, &fd};
+    return bundle_apply_blob(a, d, &raw, diff_id, st, err);
+}
+
+void bundle_apply_opts(struct oimg_apply_opts *ao, const struct oimg_unpack_opts *opts)
+{
+    oimg_apply_opts_init(ao);
+    ao->rootless = opts->bundle.rootless;
+    ao->uid_map = opts->bundle.uid_map;
+    ao->n_uid_map = opts->bundle.n_uid_map;
+    ao->gid_map = opts->bundle.gid_map;
+    ao->n_gid_map = opts->bundle.n_gid_map;
+    ao->no_sync = opts->no_sync;
+    ao->warn = opts->bundle.warn;
+    ao->warn_ctx = opts->bundle.warn_ctx;
+}
+
+int bundle_check_image(const struct oimg_manifest *m, const struct oimg_image_config *cfg,
+                       const struct oimg_digest *manifest, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err)
+{
+    if (!m || !cfg)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED, "%s is not an image (no image config)",
+                             manifest->str);
+    if (cfg->rootfs.n_diff_ids != m->n_layers)
+        return oci_error_set(err, OCI_ERR_INVALID,
+                             "the manifest has %zu layers but the config %zu diff_ids", m->n_layers,
+                             cfg->rootfs.n_diff_ids);
+    if (!opts->rootfs_only && cfg->os && strcmp(cfg->os, "linux") != 0)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                             "the image's os is `%s`; only linux images make bundles", cfg->os);
+    return 0;
+}
+
 int oimg_unpack_layers(struct oimg_unpack_result *res, const struct oimg_layout *l,
                        const struct oimg_image *img, int rootfd,
                        const struct oimg_unpack_opts *opts, struct oci_error **err)
@@ -128,15 +187,7 @@ int oimg_unpack_layers(struct oimg_unpack_result *res, const struct oimg_layout 
                              cfg->rootfs.n_diff_ids);
 
     struct oimg_apply_opts ao;
-    oimg_apply_opts_init(&ao);
-    ao.rootless = opts->bundle.rootless;
-    ao.uid_map = opts->bundle.uid_map;
-    ao.n_uid_map = opts->bundle.n_uid_map;
-    ao.gid_map = opts->bundle.gid_map;
-    ao.n_gid_map = opts->bundle.n_gid_map;
-    ao.no_sync = opts->no_sync;
-    ao.warn = opts->bundle.warn;
-    ao.warn_ctx = opts->bundle.warn_ctx;
+    bundle_apply_opts(&ao, opts);
     struct oimg_applier *a = NULL;
     int r = oimg_applier_new(&a, rootfd, &ao, err);
     if (r < 0)
@@ -211,10 +262,13 @@ static int dest_state(enum dest_state *out, int parentfd, const char *base, cons
             openat(parentfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", dest);
-        DIR *d = fdopendir(fd);
-        if (!d)
-            return oci_error_setsys(err, OCI_ERR_IO, errno, "read `%s`", dest);
-        fd = -1; /* the DIR owns it */
+        int dfd = TAKE_FD(fd); /* the DIR owns it from here */
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+            int e = errno;
+            close(dfd);
+            return oci_error_setsys(err, OCI_ERR_IO, e, "read `%s`", dest);
+        }
         bool empty = true;
         struct dirent *de;
         while (empty && (de = readdir(d)))
@@ -337,15 +391,15 @@ static long long host_root(const struct oimg_idmap *m, size_t n)
     return -1;
 }
 
-static int build(struct oimg_unpack_result *res, const struct oimg_layout *l,
-                 const struct oimg_image *img, int tmpfd, const struct oimg_unpack_opts *opts,
-                 struct oci_error **err)
+int bundle_dest_rootfs(int *rootfd, const struct bundle_dest *bd,
+                       const struct oimg_unpack_opts *opts, struct oci_error **err)
 {
     /* With a user namespace made by root, the container's root is someone
      * else on the host: the bundle (still 0700) and the rootfs directory
      * (unless a layer says otherwise) are theirs, as they are root's
      * without maps. */
     const struct oimg_bundle_opts *b = &opts->bundle;
+    int tmpfd = bd->tmpfd;
     uid_t hu = (uid_t)-1;
     gid_t hg = (gid_t)-1;
     if (!b->rootless && (b->n_uid_map || b->n_gid_map)) {
@@ -356,24 +410,29 @@ static int build(struct oimg_unpack_result *res, const struct oimg_layout *l,
         if (fchown(tmpfd, hu, hg) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "chown the bundle to the mapped root");
     }
-    _cleanup_close_ int rootfd = -1;
+    _cleanup_close_ int fd = -1;
     if (opts->rootfs_only) {
-        rootfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         /* The rootfs is the destination: as readable as a rootfs is. */
-        if (rootfd < 0 || fchmod(rootfd, 0755) < 0)
+        if (fd < 0 || fchmod(fd, 0755) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "prepare the rootfs");
     } else {
         if (mkdirat(tmpfd, "rootfs", 0755) < 0 || fchmodat(tmpfd, "rootfs", 0755, 0) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "create rootfs");
-        rootfd = openat(tmpfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rootfd < 0 || fchown(rootfd, hu, hg) < 0)
+        fd = openat(tmpfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchown(fd, hu, hg) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "open rootfs");
     }
-    int r = oimg_unpack_layers(res, l, img, rootfd, opts, err);
-    if (r < 0 || opts->rootfs_only)
-        return r;
+    *rootfd = TAKE_FD(fd);
+    return 0;
+}
+
+int bundle_dest_config(const struct bundle_dest *bd, int rootfd,
+                       const struct oimg_image_config *config, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err)
+{
     _cleanup_json_ json_object *cfg = NULL;
-    r = oimg_bundle_config(&cfg, img->config, rootfd, &opts->bundle, err);
+    int r = oimg_bundle_config(&cfg, config, rootfd, &opts->bundle, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *txt = oimg_json_dump(cfg, true);
@@ -381,10 +440,78 @@ static int build(struct oimg_unpack_result *res, const struct oimg_layout *l,
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     size_t len = strlen(txt);
     txt[len] = '\n'; /* replaces the NUL: written with an explicit length */
-    r = oimg_fs_write_atomic(tmpfd, "config.json", txt, len + 1, 0644, err);
+    r = oimg_fs_write_atomic(bd->tmpfd, "config.json", txt, len + 1, 0644, err);
     txt[len] = '\0';
     if (r < 0)
         return oci_error_wrap(err, "write config.json");
+    return 0;
+}
+
+int bundle_dest_open(struct bundle_dest *bd, const char *dest, const struct oimg_layout *l,
+                     const struct oimg_unpack_opts *opts, struct oci_error **err)
+{
+    *bd = (struct bundle_dest){.dest = dest, .parentfd = -1, .tmpfd = -1};
+    if (!dest || !*dest)
+        return oci_error_set(err, OCI_ERR_INVALID, "no destination");
+    int r = split_dest(&bd->parent, &bd->base, dest, err);
+    if (r < 0)
+        return r;
+    bd->parentfd = open(bd->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (bd->parentfd < 0)
+        return oci_error_setsys(err, errno == ENOENT ? OCI_ERR_NOT_FOUND : OCI_ERR_IO, errno,
+                                "open `%s`", bd->parent);
+    /* Refuse early, before any work; checked again when renaming. */
+    enum dest_state s;
+    if ((r = dest_state(&s, bd->parentfd, bd->base, dest, opts->force, err)) < 0)
+        return r;
+    if (l && s == DEST_OTHER && (r = not_above_layout(bd->parentfd, bd->base, dest, l, err)) < 0)
+        return r;
+    char prefix[NAME_MAX + 1];
+    snprintf(prefix, sizeof(prefix), ".%.200s.ociimg-", bd->base);
+    if ((r = bundle_mkdtemp(&bd->tmp, bd->parentfd, prefix, 0700, err)) < 0)
+        return r;
+    bd->tmpfd = openat(bd->parentfd, bd->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (bd->tmpfd < 0)
+        return oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", bd->tmp);
+    return 0;
+}
+
+void bundle_dest_discard(struct bundle_dest *bd, const struct oimg_unpack_opts *opts)
+{
+    if (bd->tmpfd >= 0)
+        close(bd->tmpfd);
+    if (bd->tmp && bd->parentfd >= 0) {
+        struct oci_error *e = NULL;
+        if (oimg_bundle_remove_tree(bd->parentfd, bd->tmp, &e) < 0)
+            warn_error(opts, &e, "remove the temp directory");
+    }
+    if (bd->parentfd >= 0)
+        close(bd->parentfd);
+    free(bd->tmp);
+    free(bd->parent);
+    free(bd->base);
+    *bd = (struct bundle_dest){.parentfd = -1, .tmpfd = -1};
+}
+
+int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *opts,
+                       struct oci_error **err)
+{
+    if (bd->tmpfd >= 0) {
+        close(bd->tmpfd);
+        bd->tmpfd = -1;
+    }
+    _cleanup_free_ char *old = NULL;
+    int r = place(&old, bd->parentfd, bd->tmp, bd->base, bd->dest, opts->force, err);
+    if (r < 0)
+        return r;
+    /* In place: nothing left to discard. */
+    free(bd->tmp);
+    bd->tmp = NULL;
+    struct oci_error *e = NULL;
+    if (old && oimg_bundle_remove_tree(bd->parentfd, old, &e) < 0)
+        warn_error(opts, &e, "remove the replaced destination");
+    if (!opts->no_sync && fsync(bd->parentfd) < 0)
+        return oci_error_setsys(err, OCI_ERR_IO, errno, "fsync `%s`", bd->parent);
     return 0;
 }
 
@@ -397,69 +524,28 @@ int oimg_unpack(struct oimg_unpack_result *res, const struct oimg_layout *l,
         oimg_unpack_opts_init(&defaults);
         opts = &defaults;
     }
-    if (!dest || !*dest)
-        return oci_error_set(err, OCI_ERR_INVALID, "no destination");
-    _cleanup_free_ char *parent = NULL, *base = NULL;
-    int r = split_dest(&parent, &base, dest, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int parentfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (parentfd < 0)
-        return oci_error_setsys(err, errno == ENOENT ? OCI_ERR_NOT_FOUND : OCI_ERR_IO, errno,
-                                "open `%s`", parent);
-    /* Refuse early, before any work; checked again when renaming. */
-    enum dest_state s;
-    if ((r = dest_state(&s, parentfd, base, dest, opts->force, err)) < 0)
-        return r;
-    if (s == DEST_OTHER && (r = not_above_layout(parentfd, base, dest, l, err)) < 0)
-        return r;
-
+    struct bundle_dest bd;
+    int r = bundle_dest_open(&bd, dest, l, opts, err);
     struct oimg_image *img = NULL;
-    r = oimg_layout_load_image(&img, l, desc, opts->platform, err);
-    if (r < 0)
-        return r;
-    if (!img->config) {
-        r = oci_error_set(err, OCI_ERR_UNSUPPORTED, "%s is not an image (no image config)",
-                          img->desc.digest.str);
-        oimg_image_free(img);
-        return r;
-    }
-    if (!opts->rootfs_only && img->config->os && strcmp(img->config->os, "linux") != 0) {
-        r = oci_error_set(err, OCI_ERR_UNSUPPORTED,
-                          "the image's os is `%s`; only linux images make bundles",
-                          img->config->os);
-        oimg_image_free(img);
-        return r;
-    }
-
-    char prefix[NAME_MAX + 1];
-    snprintf(prefix, sizeof(prefix), ".%.200s.ociimg-", base);
-    _cleanup_free_ char *tmp = NULL;
-    r = bundle_mkdtemp(&tmp, parentfd, prefix, 0700, err);
-    if (r < 0) {
-        oimg_image_free(img);
-        return r;
-    }
-    _cleanup_close_ int tmpfd =
-        openat(parentfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tmpfd < 0)
-        r = oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", tmp);
-    else
-        r = build(res, l, img, tmpfd, opts, err);
-    oimg_image_free(img);
-    _cleanup_free_ char *old = NULL;
     if (r >= 0)
-        r = place(&old, parentfd, tmp, base, dest, opts->force, err);
-    if (r < 0) {
-        struct oci_error *e = NULL;
-        if (oimg_bundle_remove_tree(parentfd, tmp, &e) < 0)
-            warn_error(opts, &e, "remove the temp directory");
-        return oci_error_wrap(err, "`%s`", dest);
-    }
-    struct oci_error *e = NULL;
-    if (old && oimg_bundle_remove_tree(parentfd, old, &e) < 0)
-        warn_error(opts, &e, "remove the replaced destination");
-    if (!opts->no_sync && fsync(parentfd) < 0)
-        return oci_error_setsys(err, OCI_ERR_IO, errno, "fsync `%s`", parent);
-    return 0;
+        r = oimg_layout_load_image(&img, l, desc, opts->platform, err);
+    if (r >= 0)
+        r = bundle_check_image(img->manifest, img->config, &img->desc.digest, opts, err);
+    /* Errors from here on name the destination. */
+    bool building = r >= 0;
+    _cleanup_close_ int rootfd = -1;
+    if (r >= 0)
+        r = bundle_dest_rootfs(&rootfd, &bd, opts, err);
+    if (r >= 0)
+        r = oimg_unpack_layers(res, l, img, rootfd, opts, err);
+    if (r >= 0 && !opts->rootfs_only)
+        r = bundle_dest_config(&bd, rootfd, img->config, opts, err);
+    oimg_image_free(img);
+    if (r >= 0)
+        r = bundle_dest_commit(&bd, opts, err);
+    bool placed = r >= 0 || !bd.tmp;
+    bundle_dest_discard(&bd, opts);
+    if (r < 0 && building && !placed)
+        return oci_error_wrap(err, "`%s`", dest ? dest : "");
+    return r;
 }

@@ -159,6 +159,67 @@ int oimg_unpack(struct oimg_unpack_result *res, const struct oimg_layout *l,
                 const struct oimg_descriptor *desc, const char *dest,
                 const struct oimg_unpack_opts *opts, struct oci_error **err);
 
+/* ---- streamed unpack (pull --unpack) ---- */
+
+/* An unpack fed by a download: blob bytes are pushed in as they arrive
+ * (blobs interleaved, from any one thread at a time) and the layers are
+ * applied in order by a thread of the stream's own, each checked as
+ * oimg_unpack checks it (blob size and digest, diff_id).  Bytes of a later
+ * layer wait in a spool (a few MiB of memory in all, then unnamed files in
+ * the bundle's temp dir); the pushing side never blocks on the applying
+ * one.  The destination rules are oimg_unpack's: built in a temp dir beside
+ * dest, renamed into place by finish, removed on any failure or by free.
+ *
+ * Use:
+ *   oimg_unpack_stream_new(&s, dest, layout, &opts, &err);
+ *   oimg_unpack_stream_set_manifest(s, &manifest_desc, bytes, len, &err);
+ *   then, while downloading, for each blob:
+ *     oimg_unpack_stream_blob_begin(s, desc)   (again: restart from byte 0)
+ *     oimg_unpack_stream_blob_data(s, desc, buf, len)  (bytes from 0 on)
+ *     oimg_unpack_stream_blob_end(s, desc, 0 or a negative code)
+ *   oimg_unpack_stream_finish(s, &res, &err);  (every blob is in the layout)
+ *   oimg_unpack_stream_free(s);               (without finish: cancels)
+ *
+ * The three blob_* functions take the stream as void * so that they fit
+ * libregistry's struct oreg_blob_observer as they are:
+ *   struct oreg_blob_observer obs = {oimg_unpack_stream_blob_begin,
+ *       oimg_unpack_stream_blob_data, oimg_unpack_stream_blob_end, s};
+ * They return 0 (or -OCI_ERR_STATE before set_manifest): a failure of the
+ * unpack never stops the download; finish reports it.
+ *
+ * layout (nullable, borrowed until free) is where the downloader commits
+ * verified blobs: a blob it never pushes (present before, a repeated layer,
+ * fetched by someone else), or one that completed before its turn, is read
+ * from there, once finish says the source is done if need be.  opts is
+ * copied (its pointers are borrowed until free); opts->platform is not used
+ * (the manifest is already the chosen one). */
+struct oimg_unpack_stream;
+
+int oimg_unpack_stream_new(struct oimg_unpack_stream **out, const char *dest,
+                           const struct oimg_layout *layout, const struct oimg_unpack_opts *opts,
+                           struct oci_error **err);
+/* The image manifest (verified against desc's digest and size); its config
+ * arrives like a blob.  Starts the apply thread. */
+int oimg_unpack_stream_set_manifest(struct oimg_unpack_stream *s,
+                                    const struct oimg_descriptor *desc, const char *data,
+                                    size_t len, struct oci_error **err);
+int oimg_unpack_stream_blob_begin(void *s, const struct oimg_descriptor *d, struct oci_error **err);
+int oimg_unpack_stream_blob_data(void *s, const struct oimg_descriptor *d, const void *buf,
+                                 size_t len, struct oci_error **err);
+int oimg_unpack_stream_blob_end(void *s, const struct oimg_descriptor *d, int status,
+                                struct oci_error **err);
+/* The source is done (and succeeded): waits for the last layer, writes
+ * config.json and renames the bundle into place.  Once only. */
+int oimg_unpack_stream_finish(struct oimg_unpack_stream *s, struct oimg_unpack_result *res,
+                              struct oci_error **err);
+/* Whether a blob started over (begin again) after the applier had read
+ * from it.  The bytes it had stay applied (the replayed prefix is dropped,
+ * and the digest over what the applier read still decides), so a failure of
+ * finish may come from bytes the downloader itself discarded: the verified
+ * blobs in the layout can then be unpacked with oimg_unpack. */
+bool oimg_unpack_stream_restarted(struct oimg_unpack_stream *s);
+void oimg_unpack_stream_free(struct oimg_unpack_stream *s);
+
 /* ---- export ---- */
 
 /* Writes the tree at rootfd as one POSIX (pax) tar stream to out_fd: names

@@ -1,0 +1,535 @@
+/* The streamed unpack (oimg_unpack_stream_*) fed as a downloader would:
+ * blobs out of order and interleaved (layer 3 before layer 1 finishes), a
+ * later layer big enough to spill its spool to a file, a restart from byte
+ * 0 before and after the applier read a blob, blobs taken from the layout,
+ * a repeated layer, a fast layer, a corrupt byte and a cancel.  Each bundle is compared
+ * with oimg_unpack of the same image through oimg_export_tar. */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <zlib.h>
+
+#include <ociimg/bundle.h>
+#include <ociimg/cleanup.h>
+#include <ociimg/digest.h>
+#include <ociimg/json.h>
+#include <ociimg/layout.h>
+
+#include "bundle_t.h"
+
+static char *top;
+static struct oimg_layout *lay;
+
+struct buf {
+    unsigned char *p;
+    size_t n;
+};
+
+static struct buf tar_of(const char *dir)
+{
+    int mfd = memfd_create("tar", MFD_CLOEXEC);
+    int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct oci_error *e = NULL;
+    if (oimg_export_tar(rfd, mfd, false, NULL, NULL, &e) < 0) {
+        fprintf(stderr, "tar %s: %s\n", dir, e ? e->msg : "?");
+        exit(1);
+    }
+    struct buf b;
+    b.n = (size_t)lseek(mfd, 0, SEEK_END);
+    b.p = malloc(b.n);
+    if (pread(mfd, b.p, b.n, 0) != (ssize_t)b.n)
+        exit(1);
+    close(mfd);
+    close(rfd);
+    return b;
+}
+
+static struct buf gzip_of(struct buf in)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        exit(1);
+    struct buf out;
+    size_t cap = deflateBound(&z, in.n) + 64;
+    out.p = malloc(cap);
+    z.next_in = in.p;
+    z.avail_in = (uInt)in.n;
+    z.next_out = out.p;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+        exit(1);
+    out.n = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static struct oimg_digest sha(struct buf b)
+{
+    struct oimg_digest d;
+    if (oimg_digest_buffer(&d, OIMG_DIGEST_SHA256, b.p, b.n, NULL) < 0)
+        exit(1);
+    return d;
+}
+
+static struct oimg_digest put(struct buf b)
+{
+    struct oimg_digest d;
+    struct oci_error *e = NULL;
+    if (oimg_layout_blob_put(&d, lay, b.p, b.n, &e) < 0) {
+        fprintf(stderr, "put: %s\n", e ? e->msg : "?");
+        exit(1);
+    }
+    return d;
+}
+
+#define NL 3
+static struct buf gz[NL], cfgb, manb;
+static struct oimg_descriptor ld[NL], cd, md;
+
+static void desc(struct oimg_descriptor *d, const char *mt, struct buf b)
+{
+    d->media_type = strdup(mt);
+    d->digest = sha(b);
+    d->size = (int64_t)b.n;
+}
+
+/* Three layers: files; a whiteout, an opaque dir and ~6 MiB that does not
+ * compress (its spool spills to a file); a small one. */
+static void setup(void)
+{
+    top = bt_tmpdir("stream-unpack");
+    const char *trees[NL] = {"l1", "l2", "l3"};
+    for (int i = 0; i < NL; i++) {
+        char *d = bt_fmt("%s/%s", top, trees[i]);
+        mkdir(d, 0755);
+        free(d);
+    }
+    char *l1 = bt_fmt("%s/l1", top), *l2 = bt_fmt("%s/l2", top), *l3 = bt_fmt("%s/l3", top);
+    bt_write(l1, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    bt_write(l1, "etc/remove-me", "gone in layer 2\n");
+    bt_write(l1, "opt/data/a", "a\n");
+    bt_write(l1, "opt/data/b", "b\n");
+    bt_write(l2, "etc/.wh.remove-me", "");
+    bt_write(l2, "opt/data/.wh..wh..opq", "");
+    bt_write(l2, "opt/data/c", "only c\n");
+    char *big = bt_fmt("%s/big.bin", l2);
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    unsigned long long x = 88172645463325252ull;
+    static unsigned long long blk[8192];
+    for (int k = 0; k < 96; k++) {
+        for (size_t j = 0; j < sizeof(blk) / sizeof(blk[0]); j++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            blk[j] = x;
+        }
+        CHECK(write(fd, blk, sizeof(blk)) == (ssize_t)sizeof(blk));
+    }
+    close(fd);
+    free(big);
+    bt_write(l3, "etc/layer3", "three\n");
+    char *dirs[NL] = {l1, l2, l3};
+    for (int i = 0; i < NL; i++) {
+        struct buf t = tar_of(dirs[i]);
+        gz[i] = gzip_of(t);
+        desc(&ld[i], OIMG_MT_OCI_LAYER_GZIP, gz[i]);
+        struct oimg_digest diff = sha(t);
+        free(t.p);
+        free(dirs[i]);
+        /* remember diff_ids in the config below */
+        dirs[i] = strdup(diff.str);
+    }
+    char *cfg = bt_fmt("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/x\"]},"
+                       "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\",\"%s\"]}}",
+                       dirs[0], dirs[1], dirs[2]);
+    cfgb = (struct buf){(unsigned char *)cfg, strlen(cfg)};
+    desc(&cd, OIMG_MT_OCI_CONFIG, cfgb);
+    char layers[4096] = "";
+    for (int i = 0; i < NL; i++)
+        snprintf(layers + strlen(layers), sizeof(layers) - strlen(layers),
+                 "%s{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}", i ? "," : "",
+                 OIMG_MT_OCI_LAYER_GZIP, ld[i].digest.str, gz[i].n);
+    char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+                       "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
+                       OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, cd.digest.str, cfgb.n, layers);
+    manb = (struct buf){(unsigned char *)man, strlen(man)};
+    desc(&md, OIMG_MT_OCI_MANIFEST, manb);
+    for (int i = 0; i < NL; i++)
+        free(dirs[i]);
+
+    char *lp = bt_fmt("%s/layout", top);
+    struct oci_error *e = NULL;
+    if (oimg_layout_open(&lay, lp, OIMG_LAYOUT_CREATE, &e) < 0) {
+        fprintf(stderr, "layout: %s\n", e ? e->msg : "?");
+        exit(1);
+    }
+    free(lp);
+    for (int i = 0; i < NL; i++)
+        put(gz[i]);
+    put(cfgb);
+    put(manb);
+    CHECK_OK(oimg_layout_tag(lay, "img", &md, T_ERR));
+}
+
+static struct oimg_unpack_opts opts(void)
+{
+    struct oimg_unpack_opts o;
+    oimg_unpack_opts_init(&o);
+    o.no_sync = true;
+    o.bundle.rootless = geteuid() != 0;
+    return o;
+}
+
+/* The rootfs at dir/rootfs as a tar (the canonical form to compare). */
+static struct buf export_of(const char *dir)
+{
+    char *p = bt_fmt("%s/rootfs", dir);
+    int rfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(p);
+    struct buf b = {0};
+    if (rfd < 0)
+        return b;
+    int mfd = memfd_create("x", MFD_CLOEXEC);
+    struct oci_error *e = NULL;
+    if (oimg_export_tar(rfd, mfd, geteuid() != 0, NULL, NULL, &e) == 0) {
+        b.n = (size_t)lseek(mfd, 0, SEEK_END);
+        b.p = malloc(b.n ? b.n : 1);
+        if (pread(mfd, b.p, b.n, 0) != (ssize_t)b.n)
+            b.n = 0;
+    }
+    oci_error_free(e);
+    close(mfd);
+    close(rfd);
+    return b;
+}
+
+static struct buf reference;
+
+static void same_as_unpack(const char *dest)
+{
+    struct buf got = export_of(dest);
+    CHECK(got.n > 0 && got.n == reference.n && memcmp(got.p, reference.p, got.n) == 0);
+    char *a = bt_fmt("%s/config.json", dest), *b = bt_fmt("%s/ref/config.json", top);
+    CHECK(bt_sh("cmp -s '%s' '%s'", a, b) == 0);
+    free(a);
+    free(b);
+    free(got.p);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+/* No temp dir of a bundle left in top. */
+static bool no_temp_dirs(void)
+{
+    return bt_sh("! ls -a '%s' | grep -q 'ociimg-'", top) == 0;
+}
+
+static void feed(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct buf b,
+                 size_t from, size_t to)
+{
+    for (size_t off = from; off < to;) {
+        size_t n = to - off < 7000 ? to - off : 7000;
+        CHECK_INT(oimg_unpack_stream_blob_data(s, d, b.p + off, n, NULL), 0);
+        off += n;
+    }
+}
+
+static void whole(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct buf b)
+{
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, d, NULL), 0);
+    feed(s, d, b, 0, b.n);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, d, 0, NULL), 0);
+}
+
+static void test_reference(void)
+{
+    char *dest = bt_fmt("%s/ref", top);
+    struct oimg_unpack_opts o = opts();
+    CHECK_OK(oimg_unpack(NULL, lay, &md, dest, &o, T_ERR));
+    reference = export_of(dest);
+    CHECK(reference.n > 6 * 1024 * 1024);
+    free(dest);
+}
+
+/* No layout: every byte comes through the stream, out of order. */
+static void test_out_of_order(void)
+{
+    char *dest = bt_fmt("%s/b-order", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    if (!s)
+        return;
+    CHECK(oimg_unpack_stream_blob_begin(s, &ld[0], NULL) < 0); /* before the manifest */
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    /* Layer 3 whole, then the big layer 2 half, then layer 1 in two parts
+     * with the rest of layer 2 between them, the config last. */
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[2], NULL), 0);
+    feed(s, &ld[2], gz[2], 0, gz[2].n);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+    feed(s, &ld[1], gz[1], 0, gz[1].n / 2);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
+    feed(s, &ld[0], gz[0], 0, gz[0].n / 2);
+    feed(s, &ld[1], gz[1], gz[1].n / 2, gz[1].n);
+    /* Layer 3 starts over (not read yet: its spool is reset). */
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[2], NULL), 0);
+    feed(s, &ld[2], gz[2], 0, gz[2].n);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[2], 0, NULL), 0);
+    feed(s, &ld[0], gz[0], gz[0].n / 2, gz[0].n);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[0], 0, NULL), 0);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[1], 0, NULL), 0);
+    whole(s, &cd, cfgb);
+    struct oimg_unpack_result res = {0};
+    CHECK_OK(oimg_unpack_stream_finish(s, &res, T_ERR));
+    CHECK_INT(res.layers, NL);
+    CHECK(oimg_digest_equal(&res.manifest, &md.digest));
+    CHECK(!oimg_unpack_stream_restarted(s));
+    oimg_unpack_stream_free(s);
+    same_as_unpack(dest);
+    CHECK(no_temp_dirs());
+    free(dest);
+}
+
+/* A layer the applier already read from starts over: the replayed prefix
+ * is dropped, the result is the same. */
+static void test_restart_after_read(void)
+{
+    char *dest = bt_fmt("%s/b-restart", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    if (!s)
+        return;
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    whole(s, &cd, cfgb);
+    whole(s, &ld[0], gz[0]);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+    feed(s, &ld[1], gz[1], 0, gz[1].n / 3);
+    /* Let the applier take some of it. */
+    for (int i = 0; i < 200 && !oimg_unpack_stream_restarted(s); i++) {
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+        feed(s, &ld[1], gz[1], 0, gz[1].n / 3);
+    }
+    CHECK(oimg_unpack_stream_restarted(s));
+    feed(s, &ld[1], gz[1], gz[1].n / 3, gz[1].n);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[1], 0, NULL), 0);
+    whole(s, &ld[2], gz[2]);
+    CHECK_OK(oimg_unpack_stream_finish(s, NULL, T_ERR));
+    oimg_unpack_stream_free(s);
+    same_as_unpack(dest);
+    free(dest);
+}
+
+/* Everything already in the layout: nothing is pushed; and a stream that
+ * pushes blobs present anyway (ignored). */
+static void test_from_layout(void)
+{
+    char *dest = bt_fmt("%s/b-layout", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, lay, &o, T_ERR));
+    if (!s)
+        return;
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+    feed(s, &ld[1], gz[1], 0, 100);
+    CHECK_OK(oimg_unpack_stream_finish(s, NULL, T_ERR));
+    oimg_unpack_stream_free(s);
+    same_as_unpack(dest);
+    free(dest);
+}
+
+/* A manifest listing layer 1 twice: the second is read from the layout
+ * once the first is done. */
+static void test_repeated_layer(void)
+{
+    char layers[4096] = "";
+    const int order[] = {0, 1, 2, 0};
+    for (int i = 0; i < 4; i++)
+        snprintf(layers + strlen(layers), sizeof(layers) - strlen(layers),
+                 "%s{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}", i ? "," : "",
+                 OIMG_MT_OCI_LAYER_GZIP, ld[order[i]].digest.str, gz[order[i]].n);
+    /* diff_ids: the config's three plus layer 1's again */
+    _cleanup_json_ json_object *cj = json_tokener_parse((char *)cfgb.p);
+    json_object *ids = json_object_object_get(json_object_object_get(cj, "rootfs"), "diff_ids");
+    json_object_array_add(ids, json_object_get(json_object_array_get_idx(ids, 0)));
+    const char *ctext = json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
+    struct buf c2 = {(unsigned char *)strdup(ctext), strlen(ctext)};
+    struct oimg_descriptor c2d = {0};
+    desc(&c2d, OIMG_MT_OCI_CONFIG, c2);
+    char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+                       "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
+                       OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, c2d.digest.str, c2.n, layers);
+    struct buf mb = {(unsigned char *)man, strlen(man)};
+    struct oimg_descriptor m2 = {0};
+    desc(&m2, OIMG_MT_OCI_MANIFEST, mb);
+
+    /* A layout without the blobs yet: they are "committed" as they end. */
+    char *lp = bt_fmt("%s/layout2", top);
+    struct oimg_layout *l2 = NULL;
+    CHECK_OK(oimg_layout_open(&l2, lp, OIMG_LAYOUT_CREATE, T_ERR));
+    char *dest = bt_fmt("%s/b-repeat", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, l2, &o, T_ERR));
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &m2, man, mb.n, T_ERR));
+    struct oimg_digest got;
+    struct oimg_descriptor *all[] = {&c2d, &ld[0], &ld[1], &ld[2]};
+    struct buf *bufs[] = {&c2, &gz[0], &gz[1], &gz[2]};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(oimg_unpack_stream_blob_begin(s, all[i], NULL), 0);
+        feed(s, all[i], *bufs[i], 0, bufs[i]->n);
+        CHECK_OK(oimg_layout_blob_put(&got, l2, bufs[i]->p, bufs[i]->n, T_ERR));
+        CHECK_INT(oimg_unpack_stream_blob_end(s, all[i], 0, NULL), 0);
+    }
+    struct oimg_unpack_result res = {0};
+    CHECK_OK(oimg_unpack_stream_finish(s, &res, T_ERR));
+    CHECK_INT(res.layers, 4);
+    oimg_unpack_stream_free(s);
+    /* Layer 1 again on top brings back opt/data/a and b and etc/remove-me. */
+    char *p = bt_fmt("%s/rootfs/opt/data/a", dest);
+    CHECK(exists(p));
+    free(p);
+    p = bt_fmt("%s/rootfs/big.bin", dest);
+    CHECK(exists(p));
+    free(p);
+    oimg_layout_free(l2);
+    free(lp);
+    free(dest);
+    free(man);
+    free(c2.p);
+    oimg_descriptor_clear(&c2d);
+    oimg_descriptor_clear(&m2);
+}
+
+/* The layer being applied arrives much faster than it applies (its spool
+ * goes past the memory budget into a file), with a layout that receives
+ * the blobs as they end. */
+static void test_fast_layer(void)
+{
+    char *lp = bt_fmt("%s/layout3", top);
+    struct oimg_layout *l3 = NULL;
+    CHECK_OK(oimg_layout_open(&l3, lp, OIMG_LAYOUT_CREATE, T_ERR));
+    char *dest = bt_fmt("%s/b-fast", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, l3, &o, T_ERR));
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    struct oimg_digest got;
+    whole(s, &cd, cfgb);
+    CHECK_OK(oimg_layout_blob_put(&got, l3, gz[0].p, gz[0].n, T_ERR));
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[0], 0, NULL), 0); /* never pushed: ignored */
+    /* Layer 1 slowly at first, so that the applier is on it, then all. */
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+    size_t off = 0;
+    for (int i = 0; i < 20; i++, off += 16384) {
+        feed(s, &ld[1], gz[1], off, off + 16384);
+        nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    }
+    feed(s, &ld[1], gz[1], off, gz[1].n);
+    CHECK_OK(oimg_layout_blob_put(&got, l3, gz[1].p, gz[1].n, T_ERR));
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[1], 0, NULL), 0);
+    /* end(0) promises the blob is in the layout. */
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[2], NULL), 0);
+    feed(s, &ld[2], gz[2], 0, gz[2].n);
+    CHECK_OK(oimg_layout_blob_put(&got, l3, gz[2].p, gz[2].n, T_ERR));
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[2], 0, NULL), 0);
+    CHECK_OK(oimg_unpack_stream_finish(s, NULL, T_ERR));
+    oimg_unpack_stream_free(s);
+    same_as_unpack(dest);
+    oimg_layout_free(l3);
+    free(lp);
+    free(dest);
+}
+
+/* A flipped byte fails the bundle, and nothing is left. */
+static void test_corrupt(void)
+{
+    char *dest = bt_fmt("%s/b-corrupt", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    if (!s)
+        return;
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    whole(s, &cd, cfgb);
+    whole(s, &ld[0], gz[0]);
+    struct buf bad = {malloc(gz[2].n), gz[2].n};
+    memcpy(bad.p, gz[2].p, bad.n);
+    bad.p[bad.n - 3] ^= 0xff; /* in the gzip trailer: the tar is fine, the digest is not */
+    whole(s, &ld[2], bad);
+    whole(s, &ld[1], gz[1]);
+    struct oci_error *e = NULL;
+    CHECK(oimg_unpack_stream_finish(s, NULL, &e) < 0);
+    CHECK(e && strstr(e->msg, "layer 2"));
+    oci_error_free(e);
+    oimg_unpack_stream_free(s);
+    CHECK(!exists(dest));
+    CHECK(no_temp_dirs());
+    free(bad.p);
+    free(dest);
+}
+
+/* free without finish cancels, also while the applier waits for bytes. */
+static void test_cancel(void)
+{
+    char *dest = bt_fmt("%s/b-cancel", top);
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    if (!s)
+        return;
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    whole(s, &cd, cfgb);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
+    feed(s, &ld[0], gz[0], 0, gz[0].n / 2);
+    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    oimg_unpack_stream_free(s);
+    CHECK(!exists(dest));
+    CHECK(no_temp_dirs());
+    /* A non-empty destination is refused at once. */
+    char *full = bt_fmt("%s/full", top);
+    mkdir(full, 0755);
+    bt_write(full, "x", "x\n");
+    s = NULL;
+    struct oci_error *e = NULL;
+    CHECK_INT(oimg_unpack_stream_new(&s, full, NULL, &o, &e), -OCI_ERR_EXISTS);
+    CHECK(s == NULL);
+    oci_error_free(e);
+    free(full);
+    free(dest);
+}
+
+int main(void)
+{
+    setup();
+    T_RUN(test_reference);
+    T_RUN(test_out_of_order);
+    T_RUN(test_restart_after_read);
+    T_RUN(test_from_layout);
+    T_RUN(test_repeated_layer);
+    T_RUN(test_fast_layer);
+    T_RUN(test_corrupt);
+    T_RUN(test_cancel);
+    oimg_layout_free(lay);
+    for (int i = 0; i < NL; i++) {
+        free(gz[i].p);
+        oimg_descriptor_clear(&ld[i]);
+    }
+    oimg_descriptor_clear(&cd);
+    oimg_descriptor_clear(&md);
+    free(cfgb.p);
+    free(manb.p);
+    free(reference.p);
+    bt_rm_rf(top);
+    free(top);
+    return t_done();
+}
