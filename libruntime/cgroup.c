@@ -283,13 +283,41 @@ static int cpuset_inherit(const char *dir, struct oci_error **err)
     return 0;
 }
 
+/* The prefix of h->path up to its k-th component below the mount. */
+static void truncate_at(char *p, size_t mlen, int k)
+{
+    int idx = 0;
+    for (size_t i = mlen + 1; p[i - 1]; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        if (++idx == k) {
+            p[i] = '\0';
+            return;
+        }
+    }
+}
+
+/* Removes components first..last (1-based below the mount), deepest first:
+ * a failed create leaves nothing behind. */
+static void undo_dirs(const struct rt_cgroup_hier *h, int first, int last)
+{
+    size_t mlen = strlen(h->mnt);
+    for (int k = last; first > 0 && k >= first; k--) {
+        _cleanup_free_ char *p = strdup(h->path);
+        if (!p)
+            return;
+        truncate_at(p, mlen, k);
+        rmdir(p);
+    }
+}
+
 /* mkdir -p, remembering how many trailing components were new so delete
  * removes exactly those. */
 static int make_dirs(struct rt_cgroup_hier *h, bool cpuset, struct oci_error **err)
 {
     size_t mlen = strlen(h->mnt), len = strlen(h->path);
     char *p = h->path;
-    int total = 0, idx = 0, created = 0;
+    int total = 0, idx = 0, first_new = 0;
     for (size_t i = mlen; i < len; i++)
         total += p[i] == '/';
     for (size_t i = mlen + 1; i <= len; i++) {
@@ -299,17 +327,23 @@ static int make_dirs(struct rt_cgroup_hier *h, bool cpuset, struct oci_error **e
         p[i] = '\0';
         idx++;
         int r = mkdir(p, 0755), e = errno, rr = 0;
-        if (r == 0 && !created)
-            created = total - idx + 1;
+        if (r < 0 && e != EEXIST) {
+            rr = oci_error_setsys(err, OCI_ERR_IO, e, "cgroup: create %s", p);
+            p[i] = saved;
+            undo_dirs(h, first_new, idx - 1);
+            return rr;
+        }
+        if (r == 0 && !first_new)
+            first_new = idx;
         if (cpuset && (r == 0 || idx == total))
             rr = cpuset_inherit(p, err);
         p[i] = saved;
-        if (r < 0 && e != EEXIST)
-            return oci_error_setsys(err, OCI_ERR_IO, e, "cgroup: create %s", p);
-        if (rr < 0)
+        if (rr < 0) {
+            undo_dirs(h, first_new, idx);
             return rr;
+        }
     }
-    h->created_depth = created;
+    h->created_depth = first_new ? total - first_new + 1 : 0;
     return 0;
 }
 
@@ -386,6 +420,34 @@ static int apply_v1(struct rt_cgroups *cg, const struct rt_resources *r, struct 
     return 0;
 }
 
+/* Writes to a level's cgroup.subtree_control only the controllers it does
+ * not enable yet: a delegated subtree's ancestors (not ours to write)
+ * already enable what they hand down. */
+static int enable_missing(const char *dir, const char *want, struct oci_error **err)
+{
+    char cur[1024], add[128] = "";
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || rt_read_small_at(dfd, "cgroup.subtree_control", cur, sizeof(cur)) < 0)
+        cur[0] = '\0';
+    char w[128];
+    snprintf(w, sizeof(w), "%s", want);
+    char *save = NULL;
+    for (char *t = strtok_r(w, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char *sp = NULL, list[1024];
+        snprintf(list, sizeof(list), "%s", cur);
+        bool have = false;
+        for (char *c = strtok_r(list, " \n", &sp); c && !have; c = strtok_r(NULL, " \n", &sp))
+            have = strcmp(c, t + 1) == 0;
+        if (!have && strlen(add) + strlen(t) + 2 < sizeof(add)) {
+            strcat(add, t);
+            strcat(add, " ");
+        }
+    }
+    if (!add[0])
+        return 0;
+    return write_at(dir, "cgroup.subtree_control", add, err);
+}
+
 static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct oci_error **err)
 {
     const struct rt_cgroup_hier *h = NULL;
@@ -412,7 +474,7 @@ static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct 
             if (p[i] != '/')
                 continue;
             p[i] = '\0';
-            int rr = write_at(i == mlen ? h->mnt : p, "cgroup.subtree_control", ctl, err);
+            int rr = enable_missing(i == mlen ? h->mnt : p, ctl, err);
             p[i] = '/';
             if (rr < 0)
                 return rr;
@@ -561,31 +623,212 @@ static int apply_devices_v2(struct rt_cgroups *cg, const struct ort_config *c,
     return r;
 }
 
+static bool permission_errno(int e)
+{
+    return e == EACCES || e == EPERM || e == EROFS;
+}
+
+/* The limits a config asks for, by the controller that enforces each. */
+struct limit {
+    const char *key, *controller;
+};
+
+static size_t asked_limits(const struct rt_resources *r, struct limit out[4])
+{
+    size_t n = 0;
+    if (r->has_memory)
+        out[n++] = (struct limit){"linux.resources.memory", "memory"};
+    if (r->has_shares || r->has_period || r->has_quota || r->has_rt_period || r->has_rt_runtime)
+        out[n++] = (struct limit){"linux.resources.cpu", "cpu"};
+    if ((r->cpus && *r->cpus) || (r->mems && *r->mems))
+        out[n++] = (struct limit){"linux.resources.cpu.cpus/mems", "cpuset"};
+    if (r->has_pids)
+        out[n++] = (struct limit){"linux.resources.pids", "pids"};
+    return n;
+}
+
+bool rt_cgroup_limits_asked(const struct ort_config *c)
+{
+    struct limit want[4];
+    return c->has_resources && asked_limits(&c->res, want) > 0;
+}
+
+/* Whether a controller is there for the container's cgroup: a v1
+ * hierarchy we could create in, or (v2) one the closest directory we did
+ * not create offers (cgroup.controllers) - below it we enable what we need. */
+static bool controller_usable(struct rt_cgroups *cg, const char *ctrl)
+{
+    if (!cg->unified)
+        return rt_cgroup_find(cg, ctrl) != NULL;
+    struct rt_cgroup_hier *h = v2_hier(cg);
+    if (!h)
+        return false;
+    _cleanup_free_ char *dir = strdup(h->path);
+    if (!dir)
+        return false;
+    size_t mlen = strlen(h->mnt);
+    for (int up = h->created_depth > 0 ? h->created_depth : 1; up > 0; up--) {
+        char *slash = strrchr(dir, '/');
+        if (!slash || (size_t)(slash - dir) < mlen)
+            break;
+        *slash = '\0';
+    }
+    char list[1024];
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || rt_read_small_at(dfd, "cgroup.controllers", list, sizeof(list)) < 0)
+        return false;
+    char *save = NULL;
+    for (char *t = strtok_r(list, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+        if (strcmp(t, ctrl) == 0)
+            return true;
+    return false;
+}
+
+static void note_skipped(struct rt_cgroups *cg, const char *what)
+{
+    size_t len = strlen(cg->skipped);
+    snprintf(cg->skipped + len, sizeof(cg->skipped) - len, "%s%s", len ? "; " : "", what);
+}
+
+/* Rootless: a hierarchy we may not create in is dropped, with a note. */
+static int create_rootless(struct rt_cgroups *cg, struct oci_error **err)
+{
+    char why[256] = "";
+    for (size_t i = 0; i < cg->n;) {
+        struct rt_cgroup_hier *h = &cg->h[i];
+        struct oci_error *e = NULL;
+        int r = make_dirs(h, !h->v2 && has_controller(h->controllers, "cpuset"), &e);
+        if (r >= 0) {
+            i++;
+            continue;
+        }
+        if (!e || !permission_errno(e->sys_errno)) {
+            if (err && !*err)
+                *err = e;
+            else
+                oci_error_free(e);
+            return r;
+        }
+        if (!why[0])
+            snprintf(why, sizeof(why), "%s", e->msg);
+        note_skipped(cg, h->v2 ? "cgroup2" : h->controllers);
+        oci_error_free(e);
+        hier_free(h);
+        memmove(h, h + 1, (cg->n - i - 1) * sizeof(*h));
+        memset(&cg->h[cg->n - 1], 0, sizeof(*h));
+        cg->n--;
+    }
+    if (why[0]) {
+        size_t len = strlen(cg->skipped);
+        snprintf(cg->skipped + len, sizeof(cg->skipped) - len, " (%s)", why);
+    }
+    /* What is left decides the mode: on a hybrid host a delegated cgroup2
+     * directory alone is a pure v2 setup for this container. */
+    size_t nv1 = 0;
+    for (size_t i = 0; i < cg->n; i++)
+        nv1 += !cg->h[i].v2;
+    cg->unified = nv1 == 0 && cg->n > 0;
+    return 0;
+}
+
+/* The devices cgroup only ever takes access away: without one a rootless
+ * container has what the host grants its user, through bind mounts. */
+static bool devices_rootless_skip(struct rt_cgroups *cg, const struct ort_config *c)
+{
+    if (!cg->rootless || c->res.n_devices == 0)
+        return false;
+    if (!cg->unified && rt_cgroup_find(cg, "devices"))
+        return false;
+    snprintf(cg->devices_skipped, sizeof(cg->devices_skipped),
+             "linux.resources.devices: not enforced in this rootless container (no devices "
+             "cgroup this user may write); device access is what the host grants the user");
+    return true;
+}
+
 int rt_cgroup_create(struct rt_cgroups *cg, const struct ort_config *c, struct oci_error **err)
 {
-    for (size_t i = 0; i < cg->n; i++) {
-        struct rt_cgroup_hier *h = &cg->h[i];
-        int r = make_dirs(h, !h->v2 && has_controller(h->controllers, "cpuset"), err);
+    cg->rootless = rt_rootless();
+    if (cg->rootless) {
+        int r = create_rootless(cg, err);
         if (r < 0)
             return r;
+    } else {
+        for (size_t i = 0; i < cg->n; i++) {
+            struct rt_cgroup_hier *h = &cg->h[i];
+            int r = make_dirs(h, !h->v2 && has_controller(h->controllers, "cpuset"), err);
+            if (r < 0)
+                return r;
+        }
     }
     if (!c->has_resources)
         return 0;
+    if (cg->rootless) {
+        struct limit want[4];
+        size_t n = asked_limits(&c->res, want);
+        for (size_t i = 0; i < n; i++)
+            if (!controller_usable(cg, want[i].controller))
+                return oci_error_set(
+                    err, OCI_ERR_UNSUPPORTED,
+                    "rootless container: %s needs the %s controller in a cgroup this user may "
+                    "write - a delegated cgroup v2 subtree (e.g. systemd-run --user -p "
+                    "Delegate=yes); %s%s",
+                    want[i].key, want[i].controller, cg->skipped[0] ? "not writable here: " : "",
+                    cg->skipped[0] ? cg->skipped : "the writable cgroup here does not offer it");
+    }
+    if (!cg->rootless && cg->unified) {
+        struct limit want[4];
+        size_t n = asked_limits(&c->res, want);
+        for (size_t i = 0; i < n; i++)
+            if (!controller_usable(cg, want[i].controller))
+                return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                                     "unsupported: %s: the %s controller is not available in "
+                                     "this cgroup2 hierarchy (bound to a cgroup v1 hierarchy, "
+                                     "or not enabled above %s)",
+                                     want[i].key, want[i].controller, v2_hier(cg)->path);
+    }
     int r = cg->unified ? apply_v2(cg, &c->res, err) : apply_v1(cg, &c->res, err);
     if (r < 0)
-        return r;
+        return cg->rootless ? oci_error_wrap(err, "rootless container: linux.resources") : r;
+    if (devices_rootless_skip(cg, c))
+        return 0;
     if (!cg->unified && (r = apply_devices_v1(cg, c, err)) < 0)
         return r;
+    if (cg->rootless && cg->unified && c->res.n_devices) {
+        /* Loading a device program takes privileges a rootless runtime
+         * lacks even in a delegated subtree. */
+        struct oci_error *e = NULL;
+        if (apply_devices_v2(cg, c, &e) < 0) {
+            snprintf(cg->devices_skipped, sizeof(cg->devices_skipped),
+                     "linux.resources.devices: not enforced in this rootless container (%s)",
+                     e ? e->msg : "?");
+            oci_error_free(e);
+        }
+        return 0;
+    }
     return apply_devices_v2(cg, c, err);
 }
 
-int rt_cgroup_attach(const struct rt_cgroups *cg, pid_t pid, struct oci_error **err)
+int rt_cgroup_attach(struct rt_cgroups *cg, pid_t pid, bool need_all, struct oci_error **err)
 {
     char buf[32];
     snprintf(buf, sizeof(buf), "%d", (int)pid);
-    for (size_t i = 0; i < cg->n; i++)
-        if (write_at(cg->h[i].path, "cgroup.procs", buf, err) < 0)
-            return -OCI_ERR_IO;
+    for (size_t i = 0; i < cg->n; i++) {
+        struct oci_error *e = NULL;
+        if (write_at(cg->h[i].path, "cgroup.procs", buf, &e) >= 0)
+            continue;
+        /* Moving a process needs write access where both cgroups meet:
+         * without limits a rootless container can stay where it is. */
+        if (cg->rootless && !need_all && e && permission_errno(e->sys_errno)) {
+            note_skipped(cg, e->msg);
+            oci_error_free(e);
+            continue;
+        }
+        if (err && !*err)
+            *err = e;
+        else
+            oci_error_free(e);
+        return -OCI_ERR_IO;
+    }
     return 0;
 }
 

@@ -257,6 +257,10 @@ static int do_create(const struct ort_context *ctx, const char *id, const struct
     cg_made = true;
     if ((r = rt_cgroup_create(&p.cg, p.c, err)) < 0)
         goto fail;
+    if (p.cg.skipped[0])
+        rt_log(ctx, ORT_LOG_DEBUG, "rootless: running without these cgroups: %s", p.cg.skipped);
+    if (p.cg.devices_skipped[0])
+        rt_log(ctx, ORT_LOG_WARN, "%s", p.cg.devices_skipped);
     if (p.cg.devices_warning[0])
         rt_log(ctx, ORT_LOG_WARN, "%s (the v1 devices controller still enforces the rules)",
                p.cg.devices_warning);
@@ -389,7 +393,7 @@ int ort_kill(const struct ort_context *ctx, const char *id, int sig, bool all,
         rt_container_free(ct);
         return r;
     }
-    if (all) {
+    if (all && ct->cg.n > 0) {
         r = rt_cgroup_signal_all(&ct->cg, sig, err);
     } else {
         int pidfd = rt_container_pidfd(ct);

@@ -239,6 +239,10 @@ int rt_read_small_at(int dirfd, const char *path, char *buf, size_t size); /* re
  * the process is a zombie or gone; 0 when it no longer exists. */
 unsigned long long rt_proc_start_time(pid_t pid, bool *zombie);
 int rt_mkdir_p(const char *path, mode_t mode);
+/* Whether the runtime runs without privileges over the host: euid != 0, or
+ * in a user namespace that does not map all of the host's ids (one an
+ * unprivileged user created).  Cached. */
+bool rt_rootless(void);
 void rt_log(const struct ort_context *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 char *rt_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -277,11 +281,20 @@ struct rt_cgroups {
     /* hybrid: the eBPF device filter on the cgroup2 directory (defence in
      * depth over the v1 devices controller) failed; why, for a warning */
     char devices_warning[256];
+    /* Rootless (rt_rootless): hierarchies we may not write were dropped
+     * from h[]; what was skipped and why, for a debug log. */
+    bool rootless;
+    char skipped[512];
+    /* linux.resources.devices could not be enforced (rootless): why. */
+    char devices_skipped[256];
 };
 int rt_cgroup_plan(struct rt_cgroups *cg, const char *cgroups_path, const char *id,
                    struct oci_error **err);
 int rt_cgroup_create(struct rt_cgroups *cg, const struct ort_config *c, struct oci_error **err);
-int rt_cgroup_attach(const struct rt_cgroups *cg, pid_t pid, struct oci_error **err);
+/* Moves pid into each cgroup.  Rootless and !need_all (no limits asked
+ * for), a hierarchy this user may not move it into is skipped. */
+bool rt_cgroup_limits_asked(const struct ort_config *c);
+int rt_cgroup_attach(struct rt_cgroups *cg, pid_t pid, bool need_all, struct oci_error **err);
 /* Removes the directories (waiting briefly for exiting processes); with
  * kill_first, SIGKILLs whatever is still inside. */
 int rt_cgroup_destroy(struct rt_cgroups *cg, bool kill_first, struct oci_error **err);

@@ -43,6 +43,47 @@ static int write_map(pid_t pid, const char *file, const struct rt_idmap *m, size
     return 0;
 }
 
+/* Rootless, the kernel takes one line mapping our own id, and a gid_map
+ * only once setgroups is denied (else a process could drop a group that
+ * denies it access); more needs newuidmap, which we do not use. */
+static int rootless_map_ok(const struct rt_idmap *m, size_t n, uint32_t self, const char *key,
+                           struct oci_error **err)
+{
+    if (n == 1 && m[0].host_id == self && m[0].size == 1)
+        return 0;
+    return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                         "rootless container: linux.%s must be one entry mapping the caller's "
+                         "id %u (size 1); more ids need newuidmap/newgidmap, which ocirun does not "
+                         "use",
+                         key, self);
+}
+
+static int write_maps(pid_t pid, const struct ort_config *c, struct oci_error **err)
+{
+    if (rt_rootless()) {
+        int r;
+        if ((r = rootless_map_ok(c->uid_maps, c->n_uid_maps, (uint32_t)geteuid(), "uidMappings",
+                                 err)) < 0 ||
+            (r = rootless_map_ok(c->gid_maps, c->n_gid_maps, (uint32_t)getegid(), "gidMappings",
+                                 err)) < 0)
+            return r;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "open %s", path);
+        ssize_t w = write(fd, "deny", 4);
+        int e = errno;
+        close(fd);
+        if (w != 4)
+            return oci_error_setsys(err, OCI_ERR_IO, w < 0 ? e : EIO, "write deny to %s", path);
+    }
+    int r = write_map(pid, "uid_map", c->uid_maps, c->n_uid_maps, err);
+    if (r < 0)
+        return r;
+    return write_map(pid, "gid_map", c->gid_maps, c->n_gid_maps, err);
+}
+
 static pid_t do_clone(int flags, int *pidfd)
 {
     struct clone_args args;
@@ -244,18 +285,15 @@ int rt_spawn(struct rt_plan *p, int *pidfd_out, int *sync_out, struct oci_error 
     }
     p->pid = pid;
 
-    if (p->clone_flags & CLONE_NEWUSER) {
-        if ((r = write_map(pid, "uid_map", c->uid_maps, c->n_uid_maps, err)) < 0 ||
-            (r = write_map(pid, "gid_map", c->gid_maps, c->n_gid_maps, err)) < 0)
-            goto fail;
-    }
+    if ((p->clone_flags & CLONE_NEWUSER) && (r = write_maps(pid, c, err)) < 0)
+        goto fail;
     /* Two GOs: the init starts on its rootfs at the first and waits for the
      * second (cgroups joined) before anything forks or execs. */
     if ((r = rt_msg_send(sync, RT_MSG_GO, 0, pid, NULL)) < 0) {
         r = oci_error_setsys(err, OCI_ERR_IO, -r, "start the container init");
         goto fail;
     }
-    if ((r = rt_cgroup_attach(&p->cg, pid, err)) < 0)
+    if ((r = rt_cgroup_attach(&p->cg, pid, rt_cgroup_limits_asked(c), err)) < 0)
         goto fail;
     rt_msg_send(sync, RT_MSG_GO, 0, pid, NULL);
     for (int steps = 0; steps < 1000; steps++) {

@@ -34,9 +34,19 @@ bool ort_id_valid(const char *id)
     return true;
 }
 
+const char *ort_default_root(void)
+{
+    static char buf[4096];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (!rt_rootless() || !xdg || xdg[0] != '/' || strlen(xdg) + sizeof("/ocirun") > sizeof(buf))
+        return ORT_DEFAULT_ROOT;
+    snprintf(buf, sizeof(buf), "%s/ocirun", xdg);
+    return buf;
+}
+
 int rt_root_open(const struct ort_context *ctx, bool create, struct oci_error **err)
 {
-    const char *root = ctx && ctx->root ? ctx->root : ORT_DEFAULT_ROOT;
+    const char *root = ctx && ctx->root ? ctx->root : ort_default_root();
     if (create) {
         int r = rt_mkdir_p(root, 0700);
         if (r < 0)

@@ -136,3 +136,24 @@ size_t rt_strv_len(const char *const *v)
         n++;
     return n;
 }
+
+/* The initial user namespace maps all 2^32 ids onto themselves; any other
+ * map means someone set us up in a namespace of theirs. */
+static bool in_foreign_userns(void)
+{
+    char buf[512];
+    if (rt_read_small_at(AT_FDCWD, "/proc/self/uid_map", buf, sizeof(buf)) <= 0)
+        return false;
+    unsigned long long inside, outside, count;
+    if (sscanf(buf, "%llu %llu %llu", &inside, &outside, &count) != 3)
+        return false;
+    return !(inside == 0 && outside == 0 && count == 4294967295ULL);
+}
+
+bool rt_rootless(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = geteuid() != 0 || in_foreign_userns();
+    return cached == 1;
+}

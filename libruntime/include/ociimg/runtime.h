@@ -93,6 +93,11 @@ bool ort_id_valid(const char *id);
 /* The default config.json `spec` writes (runc's, with a busybox-friendly
  * "sh"); rootless adds a user namespace mapping the caller.  malloc'd. */
 char *ort_spec_json(bool rootless);
+/* The state root used when ort_context.root is NULL: ORT_DEFAULT_ROOT, or,
+ * for a rootless runtime (not root, or in a user namespace an unprivileged
+ * user made), $XDG_RUNTIME_DIR/ocirun as runc does (ORT_DEFAULT_ROOT when
+ * that is unset or relative).  Static storage. */
+const char *ort_default_root(void);
 /* The runtime-spec features document (features.md), malloc'd. */
 char *ort_features_json(void);
 
