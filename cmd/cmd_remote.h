@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include <ociimg/registry.h>
+#include <ociimg/bundle.h>
 #include <ociimg/registry_client.h>
 
 enum {
@@ -72,6 +73,18 @@ int cmd_remote_option(struct cmd_remote *r, const struct ociimg_cmd *cmd, int op
 int cmd_remote_client(struct oreg_client **out, struct cmd_remote *r, int jobs, oreg_event_fn fn,
                       void *ud, struct oci_error **err);
 void cmd_remote_clear(struct cmd_remote *r);
+/* Pulls ref into l and, streamed, unpacks the image into bundle (see
+ * oimg_unpack_stream_new; uo is its unpack options, the platform comes from
+ * po).  The manifest is fetched first (libregistry keeps it in memory until
+ * every blob is in the layout, and the applier needs the layer order before
+ * the first byte), so one or two manifest requests more than a plain pull.
+ * uo may be NULL (defaults).  *res (required) and *ures (nullable) are set
+ * on success only.  Shared with `run`. */
+int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ures,
+                    struct oreg_client *c, const struct oreg_ref *ref, struct oimg_layout *l,
+                    const struct oreg_pull_opts *po, const char *bundle,
+                    const struct oimg_unpack_opts *uo, struct oci_error **err);
+
 /* Parses a non-negative number option; false if invalid. */
 bool cmd_parse_count(int *out, const char *s, int max);
 

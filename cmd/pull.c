@@ -178,18 +178,6 @@ static void on_event(void *ud, const struct oreg_event *ev)
         draw(p, ev->kind != OREG_EV_BLOB_PROGRESS);
 }
 
-/* Pulls ref into l and, streamed, unpacks the image into bundle (see
- * oimg_unpack_stream_new; uo is its unpack options, the platform comes from
- * po).  The manifest is fetched first (libregistry keeps it in memory until
- * every blob is in the layout, and the applier needs the layer order before
- * the first byte), so one or two manifest requests more than a plain pull.
- * uo may be NULL (defaults).  *res (required) and *ures (nullable) are set
- * on success only.  Shared with `run`. */
-int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ures,
-                    struct oreg_client *c, const struct oreg_ref *ref, struct oimg_layout *l,
-                    const struct oreg_pull_opts *po, const char *bundle,
-                    const struct oimg_unpack_opts *uo, struct oci_error **err);
-
 int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ures,
                     struct oreg_client *c, const struct oreg_ref *ref, struct oimg_layout *l,
                     const struct oreg_pull_opts *po, const char *bundle,

@@ -140,7 +140,7 @@ static int write_container_json(int cfd, const char *id, const struct oreg_ref *
     /* Where the runtime keeps its state, so prune can ask it about a
      * container whose `run` was killed. */
     json_object_object_add(o, "runtimeRoot",
-                           json_object_new_string(state_root ? state_root : ORT_DEFAULT_ROOT));
+                           json_object_new_string(state_root ? state_root : ort_default_root()));
     _cleanup_free_ char *txt = oimg_json_dump(o, true);
     if (!txt)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");

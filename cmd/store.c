@@ -11,6 +11,7 @@
 
 #include <ociimg/bundle.h>
 #include <ociimg/cleanup.h>
+#include <ociimg/fs.h>
 #include <ociimg/json.h>
 #include <ociimg/registry_client.h>
 
@@ -257,6 +258,73 @@ static int pull(struct oimg_descriptor *desc, struct oimg_layout *l, const struc
     return ret;
 }
 
+static void unpack_opts(struct oimg_unpack_opts *o, const struct cmd_store_get *g)
+{
+    oimg_unpack_opts_init(o);
+    o->platform = g->platform;
+    o->no_sync = g->no_sync;
+    o->bundle.rootless = geteuid() != 0;
+    o->bundle.warn = g->warn;
+    /* Entries appear only by rename of a complete unpack, so a directory
+     * there without config.json was not made by us: replace it. */
+    o->force = true;
+}
+
+/* Pulls and, streamed, unpacks: the layers are applied while they download.
+ * The entry's name is the manifest digest, known for sure only once the
+ * pull is done, so the stream builds STORE/rootfs/.pull-PID (a leftover of
+ * a killed run is removed by `prune`, as any dot entry) and that is renamed
+ * into place.  *desc and *manifest are set on success. */
+static int pull_unpack(struct oimg_descriptor *desc, struct oimg_digest *manifest,
+                       struct cmd_store *s, struct oimg_layout *l, const struct cmd_store_get *g,
+                       struct oci_error **err)
+{
+    char tmp[64], name[256];
+    snprintf(tmp, sizeof(tmp), "rootfs/.pull-%d", (int)getpid());
+    _cleanup_free_ char *dest = NULL;
+    if (asprintf(&dest, "%s/%s", s->root, tmp) < 0)
+        return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    struct oreg_client *client = NULL;
+    int ret = cmd_remote_client(&client, g->remote, g->jobs, on_event, (void *)g, err);
+    if (ret < 0)
+        return ret;
+    if (!g->quiet)
+        fprintf(stderr, "Pulling and unpacking %s\n", g->ref->canonical);
+    struct oimg_unpack_opts uo;
+    unpack_opts(&uo, g);
+    struct oreg_pull_result *res = NULL;
+    struct oreg_pull_opts po = {.platform = g->platform, .name = g->ref->canonical};
+    ret = cmd_pull_unpack(&res, NULL, client, g->ref, l, &po, dest, &uo, err);
+    oreg_client_free(client);
+    if (ret < 0)
+        return oci_error_wrap(err, "pull %s", g->ref->canonical);
+    if (!g->quiet)
+        fprintf(stderr, "Pulled %s (%s) in %.2f s\nUnpacked %.19s into the store while pulling\n",
+                res->reference, res->desc.digest.str, res->seconds, res->desc.digest.str);
+    ret = cmd_store_rootfs_name(name, sizeof(name), &res->desc.digest, err);
+    if (ret >= 0 && renameat(s->fd, tmp, s->fd, name) < 0) {
+        int e = errno;
+        _cleanup_close_ int dir = oimg_fs_open_dir(s->fd, "rootfs", err);
+        if (dir < 0)
+            ret = -OCI_ERR_IO;
+        else if (e != ENOTEMPTY && e != EEXIST)
+            ret = oci_error_setsys(err, OCI_ERR_IO, e, "rename %s into place", dest);
+        else if (cmd_store_has_rootfs(s, &res->desc.digest))
+            /* The same image under another name was unpacked already (and
+             * may be in use): keep that one. */
+            ret = oimg_bundle_remove_tree(dir, tmp + strlen("rootfs/"), err);
+        else if ((ret = oimg_bundle_remove_tree(dir, name + strlen("rootfs/"), err)) >= 0 &&
+                 renameat(s->fd, tmp, s->fd, name) < 0)
+            ret = oci_error_setsys(err, OCI_ERR_IO, errno, "rename %s into place", dest);
+    }
+    if (ret >= 0)
+        ret = oimg_descriptor_copy(desc, &res->desc, err);
+    if (ret >= 0)
+        *manifest = res->desc.digest;
+    oreg_pull_result_free(res);
+    return ret;
+}
+
 static int unpack(struct cmd_store *s, const struct oimg_layout *l,
                   const struct oimg_descriptor *desc, const struct oimg_digest *manifest,
                   const struct cmd_store_get *g, struct oci_error **err)
@@ -269,14 +337,7 @@ static int unpack(struct cmd_store *s, const struct oimg_layout *l,
     if (asprintf(&dest, "%s/%s", s->root, name) < 0)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     struct oimg_unpack_opts o;
-    oimg_unpack_opts_init(&o);
-    o.platform = g->platform;
-    o.no_sync = g->no_sync;
-    o.bundle.rootless = geteuid() != 0;
-    o.bundle.warn = g->warn;
-    /* Entries appear only by rename of a complete unpack, so a directory
-     * there without config.json was not made by us: replace it. */
-    o.force = true;
+    unpack_opts(&o, g);
     if (!g->quiet)
         fprintf(stderr, "Unpacking %.19s into the store\n", manifest->str);
     struct oimg_unpack_result res;
@@ -304,6 +365,10 @@ static int get_locked(struct oimg_digest *manifest, struct cmd_store *s,
             ret = oci_error_set(err, OCI_ERR_NOT_FOUND,
                                 "%s is not in the store %s and --pull=never was given",
                                 g->ref->canonical, s->root);
+        else if (g->policy == CMD_PULL_MISSING)
+            ret = pull_unpack(&desc, &m, s, l, g, err);
+        /* --pull=always: most often the image is there and unchanged;
+         * unpack below only if it is not. */
         else if ((ret = pull(&desc, l, g, err)) >= 0) {
             struct oimg_image *img = NULL;
             ret = oimg_layout_load_image(&img, l, &desc, g->platform, err);
