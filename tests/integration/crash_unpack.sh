@@ -1,0 +1,146 @@
+#!/bin/bash
+# Crash consistency of `ociimg unpack`: SIGKILL at 30 seeded random moments while a three-layer
+# image (~3600 files) unpacks into BUNDLE; every other kill hits `unpack --force` over a
+# complete BUNDLE.  After every kill: BUNDLE either does not exist or is complete and equal
+# (tests/lib/treecmp.py) to a reference unpack, never half a bundle; the leftovers beside it are
+# only ociimg's dot-named temp directories; a rerun succeeds and gives the reference bundle,
+# whatever the leftovers.  Prints the tally.  OCIIMG_CRASH_SEED picks the moments (default 1).
+# As root the test runs in a private mount namespace on its own tmpfs: the kills are about
+# what a process leaves, not about durability, and syncfs on a tmpfs does not wait for the
+# host's other writers (nothing stays mounted: the namespace ends with the test).
+if [ -z "${OCIIMG_CRASH_NS:-}" ] && [ "$(id -u)" = 0 ] && unshare -m --propagation private true 2>/dev/null; then
+    OCIIMG_CRASH_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+fi
+source "$(dirname "$0")/../lib/common.sh"
+need_ociimg
+set +e
+if [ -n "${OCIIMG_CRASH_NS:-}" ] && mkdir "$T/fs" && mount -t tmpfs -o size=1g,mode=0700 ociimg-crash "$T/fs"; then
+    T0=$T
+    T=$T0/fs
+    trap 'umount -l "$T0/fs"; T=$T0; cleanup' EXIT
+fi
+[ -x "$PY" ] || skip "$PY not found"
+O=$OCIIMG
+SEED=${OCIIMG_CRASH_SEED:-1}
+KILLS=${OCIIMG_CRASH_KILLS:-30}
+RANDOM=$SEED
+echo "seed $SEED, $KILLS kills"
+
+note "a three-layer image with many small files"
+"$PY" - "$T/src" "$SEED" <<'EOF'
+import os, random, sys
+r = random.Random(int(sys.argv[2]))
+for L in range(3):
+    base = os.path.join(sys.argv[1], "l%d" % L)
+    for d in range(30):
+        dp = os.path.join(base, "usr/share/d%02d" % d)
+        os.makedirs(dp, exist_ok=True)
+        for f in range(40):
+            with open(os.path.join(dp, "f%03d-%d" % (f, L)), "wb") as fh:
+                fh.write(r.randbytes(r.randint(0, 3000)))
+    os.makedirs(os.path.join(base, "etc"), exist_ok=True)
+    with open(os.path.join(base, "etc/layer%d" % L), "w") as fh:
+        fh.write("layer %d\n" % L)
+# layer 2 removes a directory of layer 0
+os.makedirs(os.path.join(sys.argv[1], "l2", "usr/share"), exist_ok=True)
+open(os.path.join(sys.argv[1], "l2", "usr/share/.wh.d07"), "w").close()
+EOF
+L=$T/layout
+"$PY" "$OCIIMG_SRCDIR/tests/lib/mkimage.py" --layout "$L" --tag img --config '{"Cmd":["/bin/sh"]}' \
+    --layer-dir "$T/src/l0" --layer-dir "$T/src/l1" --layer-dir "$T/src/l2" >/dev/null ||
+    die "mkimage.py failed"
+s0=$(date +%s%N)
+"$O" unpack -q "$L:img" "$T/ref" || die "reference unpack failed"
+REF_MS=$((($(date +%s%N) - s0) / 1000000))
+note "reference unpack: ${REF_MS} ms, $(find "$T/ref" | wc -l) paths"
+
+# same_as_ref DIR: the bundle equals the reference, as a treecmp.py spec made once (the bundle
+# directory, config.json and the rootfs directory itself are made at unpack time: their mtimes
+# differ)
+"$PY" "$OCIIMG_SRCDIR/tests/lib/treecmp.py" --dump "$T/ref" >"$T/ref.spec" || die "treecmp --dump failed"
+"$PY" - "$T/ref.spec" <<'EOF2'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for p in (".", "config.json", "rootfs"):
+    s["entries"][p].pop("mtime", None)
+s["exact"] = True
+json.dump(s, open(sys.argv[1], "w"))
+EOF2
+same_as_ref() {
+    "$PY" "$OCIIMG_SRCDIR/tests/lib/treecmp.py" --spec "$T/ref.spec" "$1" >"$T/cmp" 2>&1
+}
+
+FAILS=0
+bad() {
+    FAILS=$((FAILS + 1))
+    echo "not ok - $*"
+}
+
+n_kill=0 n_absent=0 n_complete=0 n_rerun=0 n_early=0 left_max=0
+W=$T/w
+B=$W/bundle
+mkdir -p "$W"
+max=$((REF_MS + 1))
+i=0
+while [ "$n_kill" -lt "$KILLS" ]; do
+    i=$((i + 1))
+    [ "$i" -le $((KILLS * 6)) ] || die "only $n_kill kills in $((i - 1)) attempts: the unpacks end too soon"
+    # every other time --force over the complete bundle the last rerun left, else a new one
+    force=()
+    if [ -d "$B" ]; then
+        if [ $((i % 2)) -eq 0 ]; then force=(--force); else rm -rf "$B"; fi
+    fi
+    ms=$((RANDOM % max))
+    "$O" unpack -q "${force[@]}" "$L:img" "$B" >/dev/null 2>"$T/unpack.err" &
+    pid=$!
+    sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+    if ! kill -KILL "$pid" 2>/dev/null; then
+        wait "$pid"
+        rc=$?
+        n_early=$((n_early + 1))
+        [ "$rc" -eq 0 ] || bad "unpack $i ${force[*]} failed by itself (exit $rc)"
+        continue
+    fi
+    wait "$pid" 2>/dev/null
+    n_kill=$((n_kill + 1))
+    state=absent
+    if [ -e "$B" ] || [ -L "$B" ]; then
+        if same_as_ref "$B"; then
+            state=complete
+            n_complete=$((n_complete + 1))
+        else
+            state=HALF
+            bad "kill $n_kill (${force[*]:-new} after $ms ms): a half bundle at the target"
+            sed -n '1,10s/^/    | /p' "$T/cmp"
+        fi
+    else
+        n_absent=$((n_absent + 1))
+        [ "${#force[@]}" -eq 0 ] || bad "kill $n_kill: --force lost the existing bundle"
+    fi
+    # beside it: only the bundle and ociimg's dot-named temp directories
+    others=$(find "$W" -mindepth 1 -maxdepth 1 ! -name bundle ! -name '.bundle.ociimg-*' | head -3)
+    [ -z "$others" ] || bad "kill $n_kill: unexpected entries beside the bundle: $others"
+    left=$(find "$W" -mindepth 1 -maxdepth 1 -name '.bundle.ociimg-*' | wc -l)
+    [ "$left" -gt "$left_max" ] && left_max=$left
+    echo "# kill $n_kill: ${force[*]:-new} after $ms ms: target $state, $left leftover temp dirs beside it"
+
+    # the rerun: into the same place, whatever is left beside it
+    rforce=()
+    [ -e "$B" ] && rforce=(--force)
+    if "$O" unpack -q --no-sync "${rforce[@]}" "$L:img" "$B" >/dev/null 2>"$T/rerun.err" && same_as_ref "$B"; then
+        n_rerun=$((n_rerun + 1))
+    else
+        bad "kill $n_kill: the rerun ${rforce[*]} failed or differs from the reference"
+        sed -n '1,10s/^/    | /p' "$T/rerun.err" "$T/cmp"
+    fi
+done
+left=$(find "$W" -mindepth 1 -maxdepth 1 -name '.bundle.ociimg-*' | wc -l)
+
+echo "tally: kills $n_kill ($n_early unpacks finished first), target absent $n_absent, complete $n_complete, half 0 expected, reruns ok $n_rerun/$n_kill, leftover temp dirs at most $left_max at once, $left at the end"
+[ "$n_rerun" -eq "$n_kill" ] || bad "not every rerun succeeded"
+[ $((n_absent + n_complete)) -eq "$n_kill" ] || bad "a kill left a half bundle"
+if [ "$FAILS" -ne 0 ]; then
+    die "$FAILS failure(s)"
+fi
+echo "ok - every kill left no bundle or a complete one, every rerun succeeded"
+finish
