@@ -274,8 +274,8 @@ int rt_dev_rules_effective(const struct ort_config *c, struct rt_dev_rule **out,
         const struct rt_device *d = &c->devices[i];
         if (d->type == 'p')
             continue;
-        v[k] =
-            (struct rt_dev_rule){true, d->type == 'u' ? 'c' : d->type, d->major, d->minor, "rwm"};
+        v[k] = (struct rt_dev_rule){true, (char)(d->type == 'u' ? 'c' : d->type), d->major,
+                                    d->minor, "rwm"};
         k++;
     }
     *out = v;

@@ -81,7 +81,9 @@ int rt_cap_last(void)
         return last;
     char buf[16];
     int n = rt_read_small_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf));
-    last = n > 0 ? atoi(buf) : (int)OCI_ARRAY_SIZE(cap_names) - 1;
+    char *end = NULL;
+    long v = n > 0 ? strtol(buf, &end, 10) : -1;
+    last = end && end != buf && (*end == '\n' || *end == '\0') ? (int)v : -1;
     if (last < 0 || last > 63)
         last = (int)OCI_ARRAY_SIZE(cap_names) - 1;
     return last;

@@ -79,10 +79,23 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+/* Appends n bytes of s to the string in buf (size bytes), truncating. */
+static void append(char *buf, size_t size, const char *s, size_t n)
+{
+    size_t used = strnlen(buf, size);
+    if (used + 1 >= size)
+        return;
+    if (n > size - used - 1)
+        n = size - used - 1;
+    memcpy(buf + used, s, n);
+    buf[used + n] = '\0';
+}
+
 /* The super options of a cgroup v1 mount, reduced to controller names. */
 static char *v1_controllers(const char *opts)
 {
-    char *out = calloc(1, strlen(opts) + 1);
+    size_t size = strlen(opts) + 1;
+    char *out = calloc(1, size);
     if (!out)
         return NULL;
     for (const char *p = opts; *p;) {
@@ -99,8 +112,8 @@ static char *v1_controllers(const char *opts)
                     (len == 14 && strncmp(p, "cpuset_v2_mode", 14) == 0);
         if (!skip) {
             if (*out)
-                strcat(out, ",");
-            strncat(out, p, len);
+                append(out, size, ",", 1);
+            append(out, size, p, len);
         }
         p = e ? e + 1 : p + len;
     }
@@ -439,8 +452,8 @@ static int enable_missing(const char *dir, const char *want, struct oci_error **
         for (char *c = strtok_r(list, " \n", &sp); c && !have; c = strtok_r(NULL, " \n", &sp))
             have = strcmp(c, t + 1) == 0;
         if (!have && strlen(add) + strlen(t) + 2 < sizeof(add)) {
-            strcat(add, t);
-            strcat(add, " ");
+            append(add, sizeof(add), t, strlen(t));
+            append(add, sizeof(add), " ", 1);
         }
     }
     if (!add[0])
@@ -459,12 +472,8 @@ static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct 
     char buf[128];
     /* Enable the controllers we need from the hierarchy's root down. */
     char ctl[64] = "";
-    if (r->has_memory)
-        strcat(ctl, "+memory ");
-    if (r->has_cpu)
-        strcat(ctl, "+cpu +cpuset ");
-    if (r->has_pids)
-        strcat(ctl, "+pids ");
+    snprintf(ctl, sizeof(ctl), "%s%s%s", r->has_memory ? "+memory " : "",
+             r->has_cpu ? "+cpu +cpuset " : "", r->has_pids ? "+pids " : "");
     if (ctl[0]) {
         size_t mlen = strlen(h->mnt);
         _cleanup_free_ char *p = strdup(h->path);
@@ -839,9 +848,14 @@ static int signal_dir(const char *dir, int sig)
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     if (!f)
         return -errno;
-    int pid, n = 0;
-    while (n < 1000000 && fscanf(f, "%d", &pid) == 1) {
-        kill(pid, sig);
+    char line[32];
+    int n = 0;
+    while (n < 1000000 && fgets(line, sizeof(line), f)) {
+        char *end = NULL;
+        long pid = strtol(line, &end, 10);
+        if (end == line || pid <= 0 || pid > INT_MAX)
+            break;
+        kill((pid_t)pid, sig);
         n++;
     }
     return n;

@@ -228,7 +228,8 @@ static void fork_into_pidns(struct rt_plan *p)
 static void set_ids(struct rt_plan *p)
 {
     struct ort_config *c = p->c;
-    gid_t groups[RT_MAX_GROUPS > 65536 ? 65536 : RT_MAX_GROUPS];
+    _Static_assert(RT_MAX_GROUPS <= 65536, "the groups array lives on the stack");
+    gid_t groups[RT_MAX_GROUPS];
     size_t ng = c->n_additional_gids;
     for (size_t i = 0; i < ng; i++)
         groups[i] = c->additional_gids[i];

@@ -603,7 +603,7 @@ static int write_sysctl(const struct rt_sysctl *s, char *why, size_t whylen)
         return -EINVAL;
     }
     for (size_t i = 0; i <= kl; i++)
-        path[n + i] = s->key[i] == '.' ? '/' : s->key[i];
+        path[n + i] = (char)(s->key[i] == '.' ? '/' : s->key[i]);
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         snprintf(why, whylen, "sysctl %s: %s", s->key, strerror(errno));

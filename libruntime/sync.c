@@ -114,7 +114,7 @@ int rt_console_socket_send(const char *path, int passfd, struct oci_error **err)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path))
         return oci_error_set(err, OCI_ERR_INVALID, "--console-socket %s: path too long", path);
-    strcpy(sa.sun_path, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return oci_error_setsys(err, OCI_ERR_IO, errno, "--console-socket %s: connect", path);

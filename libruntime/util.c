@@ -144,9 +144,17 @@ static bool in_foreign_userns(void)
     char buf[512];
     if (rt_read_small_at(AT_FDCWD, "/proc/self/uid_map", buf, sizeof(buf)) <= 0)
         return false;
-    unsigned long long inside, outside, count;
-    if (sscanf(buf, "%llu %llu %llu", &inside, &outside, &count) != 3)
-        return false;
+    unsigned long long v[3];
+    char *p = buf;
+    for (int i = 0; i < 3; i++) {
+        char *end = NULL;
+        errno = 0;
+        v[i] = strtoull(p, &end, 10);
+        if (end == p || errno)
+            return false;
+        p = end;
+    }
+    unsigned long long inside = v[0], outside = v[1], count = v[2];
     return !(inside == 0 && outside == 0 && count == 4294967295ULL);
 }
 
