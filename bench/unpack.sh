@@ -63,7 +63,7 @@ timed() {
         mkdir "$dest"
         local s=""
         [ "$tool" = tar+sync ] && s="sync -f \"\$0\";"
-        out=$(/usr/bin/time -f '%e %M' bash -c 'd=$0; shift; for l; do tar -xzf "$l" -C "$d" || exit 1; done; '"$s" \
+        out=$(/usr/bin/time -f '%e %M' bash -c 'd=$0; for l; do tar -xzf "$l" -C "$d" || exit 1; done; '"$s" \
             "$dest" "${LAYERS[@]}" 2>&1 >/dev/null)
         ;;
     esac
@@ -97,6 +97,12 @@ echo "ociimg --no-sync / umoci    = $(ratio "${MED[ociimg-nosync]}" "${MED[umoci
 echo "ociimg --no-sync / tar      = $(ratio "${MED[ociimg-nosync]}" "${MED[tar]}")  (target <= 1.0)"
 echo "ociimg / tar+sync           = $(ratio "${MED[ociimg]}" "${MED[tar+sync]}")  (both durable)"
 echo "ociimg / umoci              = $(ratio "${MED[ociimg]}" "${MED[umoci]}")  (ociimg syncs, umoci does not)"
+
+# Sanity (untimed): tar never removes anything, so it must hold at least as
+# many entries as ociimg's rootfs; fewer means a layer was not extracted.
+nt=$(find "$WORK/1-tar" | wc -l)
+no=$(find "$WORK/1-ociimg/rootfs" | wc -l)
+[ "$nt" -ge "$no" ] || { echo "error: tar extracted $nt entries, ociimg $no: tar run broken" >&2; exit 1; }
 
 # Removal is not timed (and happens after every measurement).
 rm -rf "$WORK"

@@ -34,6 +34,20 @@ void stream_result(struct layer_stream *s, struct oimg_digest *d, uint64_t *comp
                    uint64_t *uncompressed);
 void stream_free(struct layer_stream *s);
 
+/* ---- gzip members (gzip.c): ISA-L when built in, else zlib ---- */
+
+struct gz_dec;
+int gz_dec_new(struct gz_dec **out, struct oci_error **err);
+void gz_dec_free(struct gz_dec *g);
+/* Ready for the next member. */
+int gz_dec_reset(struct gz_dec *g, struct oci_error **err);
+/* Inflates from *in into *out, advancing both and shrinking the lengths.
+ * Returns 1 when the member ended (header, CRC-32 and ISIZE verified; *in
+ * points just past it), 0 when it needs more input or output space, < 0 on
+ * corrupt data.  Bytes can be consumed without output and vice versa. */
+int gz_dec_run(struct gz_dec *g, const uint8_t **in, size_t *in_len, uint8_t **out, size_t *out_len,
+               struct oci_error **err);
+
 /* ---- sets and maps (tables.c) ---- */
 
 /* Directory entries (parent dir inode + name) created by the current layer:

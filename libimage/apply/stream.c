@@ -1,5 +1,5 @@
 /* The uncompressed tar stream of a layer: blob bytes from an oimg_reader,
- * magic checked against the declared compression, inflated (zlib) or
+ * magic checked against the declared compression, inflated (gzip.c) or
  * zstd-decoded, hashed for the diff_id and counted against the bomb cap.
  *
  * Decompression and hashing run on a second thread when one can be started,
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
 #include <zstd.h>
 
 #include <ociimg/cleanup.h>
@@ -34,8 +33,7 @@ struct layer_stream {
     uint8_t *in;
     size_t in_pos, in_len;
     bool in_eof;
-    z_stream z;
-    bool z_live;
+    struct gz_dec *gz;
     bool gz_between; /* a gzip member ended; another or the end follows */
     ZSTD_DCtx *zd;
     bool zstd_open; /* inside a zstd frame */
@@ -114,8 +112,9 @@ static int gzip_next_member(struct layer_stream *s)
         if (s->in[s->in_pos] != gzip_magic[0])
             return oci_error_set(&s->perr, OCI_ERR_INVALID,
                                  "gzip layer: trailing garbage after the compressed stream");
-        if (inflateReset(&s->z) != Z_OK)
-            return oci_error_set(&s->perr, OCI_ERR_INTERNAL, "gzip layer: inflateReset failed");
+        int rr = gz_dec_reset(s->gz, &s->perr);
+        if (rr < 0)
+            return rr;
         s->gz_between = false;
         return 1;
     }
@@ -133,23 +132,31 @@ static ssize_t produce_gzip(struct layer_stream *s, uint8_t *out, size_t cap)
         int r = refill(s);
         if (r < 0)
             return r;
-        if (s->in_pos == s->in_len) {
-            if (got)
-                return (ssize_t)got;
-            return oci_error_set(&s->perr, OCI_ERR_INVALID, "gzip layer: truncated stream");
-        }
-        s->z.next_in = s->in + s->in_pos;
-        s->z.avail_in = (uInt)(s->in_len - s->in_pos);
-        s->z.next_out = out + got;
-        s->z.avail_out = (uInt)(cap - got);
-        int zr = inflate(&s->z, Z_NO_FLUSH);
-        s->in_pos = s->in_len - s->z.avail_in;
-        got = cap - s->z.avail_out;
-        if (zr == Z_STREAM_END)
+        /* At the end of the input the decoder still runs once: it may hold
+         * buffered output (ISA-L keeps up to 8 input bytes and a window). */
+        const uint8_t *in = s->in + s->in_pos;
+        size_t in_left = s->in_len - s->in_pos, in_before = in_left;
+        uint8_t *o = out + got;
+        size_t o_left = cap - got, o_before = o_left;
+        r = gz_dec_run(s->gz, &in, &in_left, &o, &o_left, &s->perr);
+        s->in_pos += in_before - in_left;
+        got += o_before - o_left;
+        if (r < 0)
+            return r;
+        if (r == 1) {
             s->gz_between = true;
-        else if (zr != Z_OK && zr != Z_BUF_ERROR)
-            return oci_error_set(&s->perr, OCI_ERR_INVALID, "gzip layer: %s",
-                                 s->z.msg ? s->z.msg : "corrupt data");
+            continue;
+        }
+        if (in_left == in_before && o_left == o_before) {
+            /* No progress: more input is needed, or there is none. */
+            if (in_left > 0)
+                return oci_error_set(&s->perr, OCI_ERR_INTERNAL, "gzip layer: inflate stalled");
+            if (s->in_eof) {
+                if (got)
+                    return (ssize_t)got;
+                return oci_error_set(&s->perr, OCI_ERR_INVALID, "gzip layer: truncated stream");
+            }
+        }
     }
     return (ssize_t)got;
 }
@@ -330,11 +337,9 @@ int stream_open(struct layer_stream **out, struct oimg_reader *r, int compressio
     if (rc < 0)
         goto fail;
     if (s->comp == OIMG_LAYER_GZIP) {
-        if (inflateInit2(&s->z, 15 + 16) != Z_OK) {
-            rc = oci_error_set(err, OCI_ERR_NOMEM, "inflateInit failed");
+        rc = gz_dec_new(&s->gz, err);
+        if (rc < 0)
             goto fail;
-        }
-        s->z_live = true;
     } else if (s->comp == OIMG_LAYER_ZSTD) {
         s->zd = ZSTD_createDCtx();
         if (!s->zd) {
@@ -428,8 +433,7 @@ void stream_free(struct layer_stream *s)
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->th, NULL);
     }
-    if (s->z_live)
-        inflateEnd(&s->z);
+    gz_dec_free(s->gz);
     ZSTD_freeDCtx(s->zd);
     oimg_hasher_free(s->h);
     oci_error_free(s->perr);
