@@ -279,6 +279,8 @@ int oimg_applier_apply(struct oimg_applier *a, const char *media_type, struct oi
         return oci_error_set(err, OCI_ERR_UNSUPPORTED, "apply layer: diff_id algorithm");
 
     struct oimg_apply_stats stats = {0};
+    /* Reset to NULL at `out:` before this frame ends. */
+    // cppcheck-suppress autoVariables
     a->st = &stats;
     a->failed = true; /* until the layer is complete */
     keyset_clear(a->created);

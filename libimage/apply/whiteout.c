@@ -200,7 +200,7 @@ static int remove_below(struct oimg_applier *a, int topfd, bool keep, struct oci
             memset(ns + cap, 0, cap * sizeof(*ns));
             st = ns;
             cap *= 2;
-            f = &st[depth - 1];
+            /* f points into the old array: not used again this iteration. */
         }
         struct frame *c = &st[depth];
         c->dev = cs.st_dev;
