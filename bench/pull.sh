@@ -56,6 +56,8 @@ run() {
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# $IMAGE from $REG, $RUNS runs each, alternating; $("$OCIIMG" --version); $(skopeo --version)"
+# Other work on the machine (2 cores) skews the timings: say how busy it was.
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # one untimed warm-up of each (registry caches, page cache)
 run ociimg warm >/dev/null
 run skopeo warm >/dev/null
@@ -73,6 +75,7 @@ ot=$(cut -d' ' -f1 "$W/ociimg.txt" | median) st=$(cut -d' ' -f1 "$W/skopeo.txt" 
 om=$(cut -d' ' -f2 "$W/ociimg.txt" | median) sm=$(cut -d' ' -f2 "$W/skopeo.txt" | median)
 omax=$(cut -d' ' -f2 "$W/ociimg.txt" | sort -n | tail -1) smax=$(cut -d' ' -f2 "$W/skopeo.txt" | sort -n | tail -1)
 ratio=$(awk -v a="$ot" -v b="$st" 'BEGIN {printf "%.2f", a / b}')
+echo "# load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median wall: ociimg $ot s, skopeo $st s, ratio $ratio (target <= 0.50)"
 echo "peak RSS:    ociimg median $om KB (max $omax), skopeo median $sm KB (max $smax)"
 awk -v r="$ratio" -v a="$om" -v b="$sm" 'BEGIN {

@@ -2,8 +2,10 @@
  *
  * Each blob the layout lacks becomes a job: a resumable store writer
  * (.ociimg/partial, so bytes survive a killed pull) and a call that streams
- * the body straight into it while it is hashed.  At most `jobs` run at once,
- * all in the client's one transfer loop.  A broken transfer resumes with
+ * the body into it while it is hashed: in the loop for small blobs, on a
+ * blob_pipe thread for big ones (which also fsyncs them before the loop
+ * commits).  At most `jobs` run at once, all in the client's one transfer
+ * loop.  A broken transfer resumes with
  * Range from the bytes written (a 206 must start exactly there; a 200
  * starts the blob over); a digest mismatch discards the bytes and downloads
  * once more from scratch before giving up.  Sources are tried in order: a
@@ -20,6 +22,9 @@
 
 #define PROGRESS_EVERY_MS 100
 #define BLOB_URLS_MAX 8
+/* Smaller blobs are hashed and written in the transfer loop: a thread
+ * would cost more than it saves. */
+#define PIPE_MIN_SIZE (4 * 1024 * 1024)
 
 enum job_state { JOB_PENDING, JOB_ACTIVE, JOB_DONE, JOB_FAILED };
 
@@ -31,14 +36,16 @@ struct blob_job {
     size_t index;
     enum job_state state;
     struct oimg_blob_writer *w;
-    uint64_t have;     /* bytes written into w */
-    uint64_t resumed;  /* bytes found in a partial download at the start */
-    uint64_t obs_sent; /* bytes handed to the observer */
+    struct blob_pipe *pipe; /* NULL: w is written in the loop */
+    uint64_t have;          /* bytes handed to w (some may still be in the pipe) */
+    uint64_t resumed;       /* bytes found in a partial download at the start */
+    uint64_t obs_sent;      /* bytes handed to the observer */
     uint64_t reported;
     size_t src, n_urls, n_src;
     const char *urls[BLOB_URLS_MAX]; /* the foreign layer's http(s) urls */
     struct reg_call call;
     bool has_call, mismatch_retried;
+    bool finishing; /* the pipe was told the last byte is in */
     struct oci_error *err;
     int code;
 };
@@ -77,6 +84,18 @@ static bool http_url(const char *u)
     return u && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0);
 }
 
+/* Every use of the writer other than writing goes through here first. */
+static int job_sync(struct blob_job *j, struct oci_error **err)
+{
+    return j->pipe ? blob_pipe_sync(j->pipe, err) : 0;
+}
+
+static void job_stop_pipe(struct blob_job *j)
+{
+    blob_pipe_free(j->pipe); /* writes what is queued: a partial keeps it */
+    j->pipe = NULL;
+}
+
 /* ---- the sink: response bytes straight into the writer ---- */
 
 static int obs_feed(void *ud, const void *buf, size_t len)
@@ -96,7 +115,10 @@ static int obs_begin(struct blob_job *j, struct oci_error **err)
     if (!o)
         return 0;
     j->obs_sent = 0;
-    int r = o->begin ? o->begin(o->ud, j->d, err) : 0;
+    int r = job_sync(j, err);
+    if (r < 0)
+        return r;
+    r = o->begin ? o->begin(o->ud, j->d, err) : 0;
     if (r >= 0 && o->data && oimg_blob_writer_size(j->w) > 0)
         r = oimg_blob_writer_replay(j->w, obs_feed, j, err);
     return r;
@@ -104,7 +126,10 @@ static int obs_begin(struct blob_job *j, struct oci_error **err)
 
 static int job_restart(struct blob_job *j, struct oci_error **err)
 {
-    int r = oimg_blob_writer_restart(j->w, err);
+    int r = job_sync(j, err);
+    if (r < 0)
+        return r;
+    r = oimg_blob_writer_restart(j->w, err);
     j->have = 0;
     return r;
 }
@@ -144,9 +169,8 @@ static int sink_data(void *ud, const void *buf, size_t len, struct oci_error **e
         return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
                              "blob %s: more than the expected %lld bytes", j->d->digest.str,
                              (long long)j->d->size);
-    /* Hashed and written right here: at ~1.5 GB/s hashing keeps up with
-     * any network, and a local registry competes for the same cores. */
-    int r = oimg_blob_writer_write(j->w, buf, len, err);
+    int r = j->pipe ? blob_pipe_write(j->pipe, buf, len, err)
+                    : oimg_blob_writer_write(j->w, buf, len, err);
     if (r < 0)
         return r;
     j->have += len;
@@ -176,6 +200,7 @@ static void on_retry(void *ud, const char *why)
 
 static void job_fail(struct blob_job *j, int r, struct oci_error *e)
 {
+    job_stop_pipe(j);
     j->state = JOB_FAILED;
     j->code = r < 0 ? r : -OCI_ERR_INTERNAL;
     j->err = e;
@@ -249,6 +274,12 @@ static int job_open_writer(struct blob_job *j, struct oci_error **err)
     j->resumed = off;
     j->have = off;
     j->obs_sent = 0;
+    if (j->pipe) {
+        blob_pipe_set_writer(j->pipe, j->w);
+    } else if (j->d->size - (int64_t)off >= PIPE_MIN_SIZE &&
+               blob_pipe_new(&j->pipe, j->w, http_loop_wakeup, j->run->c->loop) < 0) {
+        j->pipe = NULL; /* no thread: the loop does the writing */
+    }
     return 0;
 }
 
@@ -279,10 +310,18 @@ static void job_open(struct blob_job *j)
 static void job_commit(struct blob_job *j)
 {
     struct oci_error *e = NULL;
-    int r = oimg_blob_writer_commit(j->w, NULL, &e);
+    j->finishing = false;
+    int r = job_sync(j, &e);
+    if (r < 0) {
+        job_fail(j, r, e);
+        return;
+    }
+    r = oimg_blob_writer_commit(j->w, NULL, &e);
     if (r == -OCI_ERR_DIGEST_MISMATCH && !j->mismatch_retried) {
         /* The writer threw the bytes away; fetch them once more. */
         j->mismatch_retried = true;
+        if (j->pipe)
+            blob_pipe_set_writer(j->pipe, NULL);
         oimg_blob_writer_free(j->w);
         j->w = NULL;
         oci_error_free(e);
@@ -314,6 +353,7 @@ static void job_commit(struct blob_job *j)
         job_fail(j, r, e);
         return;
     }
+    job_stop_pipe(j);
     oimg_blob_writer_free(j->w);
     j->w = NULL;
     const struct oreg_blob_observer *o = j->run->obs;
@@ -339,6 +379,16 @@ static void job_step(struct blob_job *j)
                      (unsigned long long)j->have, (long long)j->d->size);
             call_retry_now(&j->call, OCI_ERR_NETWORK, why);
             return;
+        }
+        if (j->pipe) {
+            /* The fsync on the pipe's thread; the loop goes on meanwhile
+             * and commits once the pipe wakes it. */
+            if (!j->finishing) {
+                blob_pipe_finish(j->pipe);
+                j->finishing = true;
+            }
+            if (blob_pipe_busy(j->pipe))
+                return;
         }
         job_commit(j);
         return;
@@ -367,6 +417,7 @@ static void job_step(struct blob_job *j)
         job_start_source(j);
         return;
     }
+    job_stop_pipe(j);
     if (r == -OCI_ERR_DIGEST_MISMATCH)
         oimg_blob_writer_discard(j->w);
     job_fail(j, r, e);
@@ -376,6 +427,7 @@ static void job_clear(struct blob_job *j)
 {
     if (j->has_call)
         call_clear(&j->call);
+    job_stop_pipe(j);
     oimg_blob_writer_free(j->w); /* a resumable writer keeps its bytes */
     oci_error_free(j->err);
 }

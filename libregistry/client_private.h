@@ -101,6 +101,8 @@ void http_loop_free(struct http_loop *loop);
 /* Runs transfers until something finishes or timeout_ms passes. */
 int http_loop_step(struct http_loop *loop, int timeout_ms, struct oci_error **err);
 size_t http_loop_active(const struct http_loop *loop);
+/* Ends a wait in http_loop_step early; callable from any thread. */
+void http_loop_wakeup(void *loop);
 
 int http_req_start(struct http_req **out, struct http_loop *loop, const struct http_req_opts *o,
                    struct oci_error **err);
@@ -359,6 +361,27 @@ int fetch_manifest_any(struct oreg_remote_doc **out, size_t *ep_used, struct ore
 int fetch_blob_mem(char **out, size_t *out_len, struct oreg_client *c,
                    const struct endpoint_list *eps, size_t first, const struct oimg_descriptor *d,
                    size_t max, struct oci_error **err);
+
+/* ---- blobpipe.c -------------------------------------------------------------- */
+
+/* A thread that hashes and writes one blob's bytes while the transfer loop
+ * receives.  write copies and queues (blocking while the short queue is
+ * full) and returns the thread's earlier error if any; sync waits until all
+ * is written and returns the first error; only after a sync may the caller
+ * use the writer itself or swap it (set_writer).  free writes what is
+ * queued, then stops the thread. */
+struct blob_pipe;
+int blob_pipe_new(struct blob_pipe **out, struct oimg_blob_writer *w, void (*wake)(void *ud),
+                  void *wake_ud);
+int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci_error **err);
+int blob_pipe_sync(struct blob_pipe *p, struct oci_error **err);
+/* After the last byte: the thread fsyncs the file too (see
+ * oimg_blob_writer_sync), then calls wake; busy says whether it still works
+ * (a sync would block).  wake is called on the pipe's thread. */
+void blob_pipe_finish(struct blob_pipe *p);
+bool blob_pipe_busy(struct blob_pipe *p);
+void blob_pipe_set_writer(struct blob_pipe *p, struct oimg_blob_writer *w);
+void blob_pipe_free(struct blob_pipe *p);
 
 /* ---- blobs.c ----------------------------------------------------------------- */
 

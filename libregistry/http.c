@@ -116,6 +116,12 @@ int http_loop_step(struct http_loop *l, int timeout_ms, struct oci_error **err)
     return 0;
 }
 
+void http_loop_wakeup(void *loop)
+{
+    struct http_loop *l = loop;
+    curl_multi_wakeup(l->multi);
+}
+
 /* ---- one exchange ---- */
 
 static void headers_clear(struct http_headers *h)

@@ -31,6 +31,7 @@ struct oimg_blob_writer {
     unsigned char *buf; /* small writes are gathered here (WRITE_BUFFER) */
     size_t buf_len;
     uint64_t on_disk, synced; /* bytes in the file; handed to writeback */
+    bool durable;             /* synced, nothing written since */
     bool failed;              /* a write failed: only free() is left */
     bool finished;            /* committed or discarded */
 };
@@ -44,6 +45,7 @@ struct oimg_blob_writer {
 
 static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
 {
+    w->durable = false;
     int r = oimg_fs_write_all(w->fd, buf, len);
     if (r < 0)
         return r;
@@ -212,6 +214,7 @@ int oimg_blob_writer_restart(struct oimg_blob_writer *w, struct oci_error **err)
         return oci_error_set(err, OCI_ERR_STATE, "restart blob: writer already finished");
     w->buf_len = 0;
     w->on_disk = w->synced = 0;
+    w->durable = false;
     if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0) {
         w->failed = true;
         return oci_error_setsys(err, OCI_ERR_IO, errno, "truncate download of %s",
@@ -414,7 +417,7 @@ int oimg_blob_writer_commit(struct oimg_blob_writer *w, struct oimg_digest *out,
         discard(w);
         return r;
     }
-    if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0) {
+    if (!w->durable && (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)) {
         r = oci_error_setsys(err, OCI_ERR_IO, errno, "commit blob %s", actual.str);
         discard(w);
         return r;
@@ -435,6 +438,21 @@ int oimg_blob_writer_commit(struct oimg_blob_writer *w, struct oimg_digest *out,
         return store_wrap(r, err, "commit blob %s", actual.str);
     if (out)
         *out = actual;
+    return 0;
+}
+
+int oimg_blob_writer_sync(struct oimg_blob_writer *w, struct oci_error **err)
+{
+    if (w->failed || w->finished)
+        return oci_error_set(err, OCI_ERR_STATE, "sync blob: writer already %s",
+                             w->finished ? "finished" : "failed");
+    int r = flush_buffer(w, err);
+    if (r < 0)
+        return r;
+    /* The mode a committed blob has, made durable with the bytes. */
+    if (fchmod(w->fd, 0644) < 0 || fsync(w->fd) < 0)
+        return oci_error_setsys(err, OCI_ERR_IO, errno, "sync blob into `%s`", w->l->path);
+    w->durable = true;
     return 0;
 }
 

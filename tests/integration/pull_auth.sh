@@ -128,6 +128,46 @@ check "a 401 mid-pull" test "$(jget "$T/stats" "sum(1 for l in d['log'] if l['st
 check "a second token was fetched" test "$(jget "$T/ts" "d['count']")" -ge 2
 check "verify" verify_ok "$T/l-expiry"
 
+note "token: insufficient_scope naming another scope"
+# The registry's own challenge gives the realm and service; the proxy answers the first manifest
+# GET with a 401 that asks for a wider scope, as registries do for cross-repository access.
+CH=$(curl -s -D - -o /dev/null "http://$REG_HOST/v2/test/hello/manifests/1" | tr -d '\r' |
+    sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: //p')
+WANT=repository:test/hello:pull,push
+scope_rules() { # scope_rules TIMES
+    "$PY" -c '
+import json, re, sys
+ch, want, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
+realm = re.search(r"realm=\"([^\"]*)\"", ch).group(1)
+service = re.search(r"service=\"([^\"]*)\"", ch).group(1)
+hdr = "Bearer realm=\"%s\",service=\"%s\",scope=\"%s\",error=\"insufficient_scope\"" % (realm, service, want)
+body = json.dumps({"errors": [{"code": "DENIED", "message": "insufficient scope", "detail": None}]})
+print(json.dumps([{"method": "GET", "path": "/manifests/", "action": "status", "status": 401,
+                   "headers": {"WWW-Authenticate": hdr}, "body": body, "times": times}]))' "$CH" "$WANT" "$1"
+}
+check "the registry's challenge names realm and service" bash -c "[[ '$CH' == *realm=*service=* ]]"
+manifest_statuses() { jget "$T/stats" "[l['status'] for l in d['log'] if '/manifests/' in l['path']]"; }
+rules "$(scope_rules 1)"
+curl -s -o /dev/null -X POST "$REG_TOKEN_CONTROL/reset"
+reset_stats
+"$O" pull -q --tls-verify=false "$REG_PROXY_HOST/test/hello:1" "$T/l-scope" 2>"$T/err"
+eq "insufficient_scope once: the pull completes" "$?" 0
+curl -s "$REG_TOKEN_CONTROL/stats" >"$T/ts"
+stats "$T/stats"
+eq "a token was requested for the scope the challenge names" \
+    "$(jget "$T/ts" "sum(1 for r in d['requests'] if '$WANT' in r['scopes'])")" 1
+eq "the manifest GET was retried once" "$(manifest_statuses)" "[401, 200]"
+check "verify" verify_ok "$T/l-scope"
+rules "$(scope_rules -1)"
+reset_stats
+"$O" pull -q --tls-verify=false "$REG_PROXY_HOST/test/hello:1" "$T/l-scope2" 2>"$T/err"
+eq "insufficient_scope always: exit 1" "$?" 1
+check "insufficient_scope always: a clear 401 error" grep -q "unauthorized (401" "$T/err"
+stats "$T/stats"
+check "insufficient_scope always: bounded retries" \
+    test "$(jget "$T/stats" "sum(1 for l in d['log'] if '/manifests/' in l['path'])")" -le 3
+rules '[]'
+
 note "token: redirected blobs never carry the token"
 rules '[{"method":"GET","path":"/blobs/sha256:","action":"redirect","times":-1}]'
 reset_stats

@@ -73,6 +73,37 @@ stats "$T/stats"
 eq "206 without Content-Range: then one full GET without Range" "$(ranges)" '[null, "bytes=2000000-", null]'
 check "206 without Content-Range: verify" verify_ok "$D"
 
+# broken_then NAME RULE-FIELDS : the first GET of the big layer is reset after 2000000 bytes, the
+# retries (with Range) get RULE-FIELDS; pulls into a fresh seeded layout.
+broken_then() {
+    D=$T/f-$1
+    seeded_layout "$D"
+    rules "[{\"method\":\"GET\",\"path\":\"/blobs/$BIG\",\"range\":false,\"times\":1,\"action\":\"reset\",\"after_bytes\":2000000},
+            {\"method\":\"GET\",\"path\":\"/blobs/$BIG\",\"range\":true,$2}]"
+    reset_stats
+    timeout 120 "$O" pull --tls-verify=false "$BIGREF" "$D:big" >"$T/out" 2>"$T/err"
+    RC=$?
+    stats "$T/stats"
+    eq "$1: completes" "$RC" 0
+    [ "$RC" = 0 ] || show "$T/err"
+    check "$1: verify" verify_ok "$D"
+    check "$1: the pulled blob is intact" \
+        bash -c "[ \$(sha256sum <'$D/blobs/sha256/${BIG#sha256:}' | cut -c1-64) = ${BIG#sha256:} ]"
+    check "$1: no partial left" test ! -e "$D/.ociimg/partial/sha256-${BIG#sha256:}"
+}
+statuses() { jget "$T/stats" "[l['status'] for l in d['log'] if '$BIG' in l['path']]"; }
+# A server without range support answers the resume with 200 and the whole body: the partial
+# is thrown away and the blob hashed from byte 0.
+broken_then ignored-range '"action":"ignore_range","times":-1'
+eq "ignored Range: the resume got 200, no third GET" "$(ranges) $(statuses)" \
+    '[null, "bytes=2000000-"] [200, 200]'
+eq "ignored Range: the proxy sent 2000000 bytes + the whole blob" "$(fetched)" "$((2000000 + BIGSIZE))"
+# A 206 that does not start where we asked is not used: the blob starts over without Range.
+broken_then shifted-range '"action":"shift_range","by":1000,"times":1'
+eq "shifted Content-Range: then one full GET without Range" "$(ranges) $(statuses)" \
+    '[null, "bytes=2000000-", null] [200, 206, 200]'
+check "shifted Content-Range: the retry says why" grep -q "answered the Range request with another range" "$T/err"
+
 note "server errors and rate limits"
 fault 503 '"action":"status","status":503,"times":2' 0
 eq "503 twice: three GETs" "$(jget "$T/stats" "sum(1 for l in d['log'] if '$BIG' in l['path'])")" 3

@@ -37,6 +37,10 @@ Actions:
   stall     seconds=T [after_bytes=N] [before_headers=false] [then=continue|close|reset]
                                  send nothing for T s (at most 300), then go on / close / reset
   delay     seconds=T            wait T s before forwarding
+  ignore_range                   forward without the Range header (upstream answers 200, full body), as
+                                 servers without range support do
+  shift_range by=N               forward with the Range start moved N bytes back (a 206 whose
+                                 Content-Range does not start where the client asked)
   redirect  [status=307] [location=TEMPLATE]   answer with a redirect; default Location is the blob
                                  server + the original path and query; TEMPLATE may use {blob_url}
                                  {path} {query} {digest}
@@ -83,7 +87,7 @@ MAX_LOG = 20000
 CHUNK = 64 * 1024
 BLOB_RE = re.compile(r"/blobs/(sha256)[:/]([0-9a-f]{64})$")
 ACTIONS = {"pass", "status", "reset", "close", "truncate", "corrupt", "trickle", "stall", "delay", "redirect",
-           "paginate"}
+           "paginate", "ignore_range", "shift_range"}
 
 
 class Rule:
@@ -555,6 +559,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def apply(self, action, spec, u, body, entry):
         p = self.proxy
+        self.range_edit = (action, int(spec.get("by", 0))) if action in ("ignore_range", "shift_range") else None
         if action == "close":
             entry["status"] = 0
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -602,6 +607,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
         headers = [(k, v) for k, v in self.headers.items()
                    if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-length", "x-forwarded-proto", "expect")]
         headers.append(("X-Forwarded-Proto", p.scheme))
+        edit = getattr(self, "range_edit", None)
+        if edit:
+            rng = [v for k, v in headers if k.lower() == "range"]
+            headers = [(k, v) for k, v in headers if k.lower() != "range"]
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng[0].strip()) if rng and edit[0] == "shift_range" else None
+            if m:
+                headers.append(("Range", "bytes=%d-%s" % (max(0, int(m.group(1)) - edit[1]), m.group(2))))
         if body or self.command in ("POST", "PUT", "PATCH"):
             headers.append(("Content-Length", str(len(body))))
         conn = upstream_connection(p.upstream, *p.upstream_tls)

@@ -81,6 +81,10 @@ void oimg_blob_writer_discard(struct oimg_blob_writer *w);
 int oimg_blob_writer_replay(struct oimg_blob_writer *w,
                             int (*fn)(void *ud, const void *buf, size_t len), void *ud,
                             struct oci_error **err);
+/* Writes out what is buffered and fsyncs the file, so that a commit right
+ * after finds nothing left to flush (e.g. on a thread of its own while the
+ * caller goes on).  Not concurrently with other calls on the writer. */
+int oimg_blob_writer_sync(struct oimg_blob_writer *w, struct oci_error **err);
 /* Convenience: write a whole buffer as a blob (sha256). */
 int oimg_layout_blob_put(struct oimg_digest *out, struct oimg_layout *l, const void *buf,
                          size_t len, struct oci_error **err);
