@@ -186,6 +186,8 @@ int oreg_authfile_store(const char *path, const char *registry, const char *user
     char *pair = malloc(ul + pl + 2);
     if (!pair)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    /* "user:password", terminated by the second copy. */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     memcpy(pair, username, ul);
     pair[ul] = ':';
     memcpy(pair + ul + 1, password, pl + 1);

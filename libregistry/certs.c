@@ -94,7 +94,8 @@ static int load_dir(struct http_tls *t, const char *dir, bool clients, struct oc
     }
     closedir(d);
     /* Sorted, so the same directory always gives the same choice. */
-    qsort(names, n, sizeof(*names), cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && r >= 0; i++) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {

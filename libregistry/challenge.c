@@ -42,7 +42,9 @@ static bool at_end(const struct cur *c)
 
 static char peek(const struct cur *c)
 {
-    return at_end(c) ? '\0' : c->s[c->pos];
+    if (at_end(c))
+        return '\0';
+    return c->s[c->pos];
 }
 
 /* Returns the number of SP/HTAB skipped. */
@@ -132,7 +134,7 @@ static bool parse_name(struct cur *c, char **out, const char *what)
     if (peek(c) == '"') {
         size_t start = c->pos;
         char *q = NULL;
-        if (!parse_quoted(c, &q))
+        if (!parse_quoted(c, &q) || !q)
             return false;
         size_t n = strlen(q);
         bool ok = n > 0;

@@ -282,7 +282,7 @@ static void first_line(char *dst, size_t dstsz, const char *s)
     if (n >= dstsz)
         n = dstsz - 1;
     for (size_t i = 0; i < n; i++)
-        dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+        dst[i] = (char)((s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?');
     dst[n] = '\0';
 }
 

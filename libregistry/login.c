@@ -28,7 +28,7 @@ int oreg_login_check(struct oreg_client *c, const char *registry, const char *us
         !(h->creds->password = strdup(password)) || !(h->creds->source = strdup("the login")))
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     h->creds_done = true;
-    if ((r = auth_ping(c, h, err)) < 0)
+    if (auth_ping(c, h, err) < 0)
         return oci_error_wrap(err, "login to %s", name);
     if (h->bearer) {
         r = auth_fetch_token(c, h, NULL, err);

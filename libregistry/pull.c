@@ -360,7 +360,7 @@ static int pull_run(struct oreg_pull_result *res, struct pull_ctx *pc, struct oi
     if (r < 0)
         return r;
     for (size_t i = 0; i < pc->plan.n_docs; i++)
-        if ((r = put_doc(l, pc->plan.docs[i], err)) < 0)
+        if (put_doc(l, pc->plan.docs[i], err) < 0)
             return oci_error_wrap(err, "store %s", pc->plan.docs[i]->digest.str);
     res->manifests = pc->plan.n_docs;
     if (pc->plan.n_platforms == 0 && pc->plan.n_docs == 1)
