@@ -156,6 +156,7 @@ check "corrupt always: digest mismatch" grep -q "digest mismatch" "$T/err"
 L=$T/f-kill B=$T/fb-kill
 seeded_layout "$L"
 rules "[{\"method\":\"GET\",\"path\":\"/blobs/$BIG\",\"action\":\"trickle\",\"chunk\":65536,\"delay\":0.05,\"range\":false,\"times\":-1}]"
+reset_stats
 "$O" pull -q --tls-verify=false --unpack "$B" "$P/test/big:1" "$L:big" >/dev/null 2>&1 &
 pid=$!
 PART=$L/.ociimg/partial/sha256-${BIG#sha256:}
@@ -168,6 +169,12 @@ wait "$pid" 2>/dev/null
 check "killed: part of the layer on disk" test -s "$PART"
 check "killed: no bundle" test ! -e "$B"
 rules '[]'
+# The proxy logs the killed transfer once its writes fail; wait for that before counting.
+for _ in $(seq 50); do
+    stats "$T/stats"
+    [ "$(jget "$T/stats" "sum(1 for l in d['log'] if '$BIG' in l['path'])")" -ge 1 ] && break
+    sleep 0.1
+done
 reset_stats
 "$O" pull --tls-verify=false --unpack "$B" "$P/test/big:1" "$L:big" >"$T/out" 2>"$T/err"
 eq "rerun after the kill" "$?" 0
