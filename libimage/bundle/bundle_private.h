@@ -42,14 +42,19 @@ int bundle_check_image(const struct oimg_manifest *m, const struct oimg_image_co
                        struct oci_error **err);
 
 /* A destination being built: a temp dir beside it, renamed into place by
- * bundle_dest_commit, removed by bundle_dest_discard. */
+ * bundle_dest_commit, removed by bundle_dest_discard.  lockfd holds LOCK_EX
+ * on the temp dir itself for the whole build, which is how the next unpack
+ * into the same place tells a live temp dir from one left by a killed
+ * process. */
 struct bundle_dest {
     const char *dest;
     char *parent, *base, *tmp;
-    int parentfd, tmpfd;
+    int parentfd, tmpfd, lockfd;
 };
 /* Checks dest (as oimg_unpack does: new, empty, or --force; never the layout
- * l nor above it when l is given) and makes the temp dir. */
+ * l nor above it when l is given), removes the temp dirs of earlier unpacks
+ * into dest that nobody holds any more, and makes (and locks) the temp
+ * dir. */
 int bundle_dest_open(struct bundle_dest *bd, const char *dest, const struct oimg_layout *l,
                      const struct oimg_unpack_opts *opts, struct oci_error **err);
 /* The rootfs directory in the temp dir (the temp dir itself with

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,6 +218,137 @@ int oimg_unpack_layers(struct oimg_unpack_result *res, const struct oimg_layout 
 
 /* ---- placing the result ---- */
 
+static void warn_error(const struct oimg_unpack_opts *o, struct oci_error **e, const char *what)
+{
+    oci_warnf(o->bundle.warn, o->bundle.warn_ctx, "%s: %s", what,
+              *e && (*e)->msg ? (*e)->msg : "unknown error");
+    oci_error_clear(e);
+}
+
+/* ---- temp dirs of killed unpacks ---- */
+
+/* Entries of the parent read looking for leftovers, and leftovers removed,
+ * per unpack: a parent full of them is cleaned over several runs. */
+#define LEFTOVER_SCAN_MAX 65536
+#define LEFTOVER_REMOVE_MAX 64
+
+static int flock_retry(int fd, int op)
+{
+    int r;
+    do
+        r = flock(fd, op);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/* An fd of the directory or regular file name in parentfd with LOCK_EX
+ * taken, waiting for it only if wait (else -EWOULDBLOCK while another
+ * holds it); another -errno if it cannot be opened (or is neither). */
+static int lock_entry(int parentfd, const char *name, bool wait)
+{
+    _cleanup_close_ int fd =
+        openat(parentfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (flock_retry(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0)
+        return -errno;
+    return TAKE_FD(fd);
+}
+
+/* fd (what we locked) is still what parentfd/name is. */
+static bool still_named(int parentfd, const char *name, int fd)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && fstatat(parentfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static bool random_suffix(const char *s)
+{
+    size_t i = 0;
+    for (; s[i]; i++)
+        if (i >= 6 || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                        (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return i == 6;
+}
+
+/* The names bundle_dest_open and place give temp dirs for base:
+ * "<prefix>XXXXXX" and "<prefix>old-XXXXXX". */
+static bool leftover_name(const char *name, const char *prefix, size_t plen)
+{
+    if (strncmp(name, prefix, plen) != 0)
+        return false;
+    name += plen;
+    if (strncmp(name, "old-", 4) == 0)
+        name += 4;
+    return random_suffix(name);
+}
+
+/* Removes the temp dirs of unpacks into base that no live unpack holds
+ * (killed ones; a live one holds its lock until it is done).  Best effort:
+ * what cannot be removed is a warning, never a failure of this unpack. */
+static void remove_leftovers(int parentfd, const char *prefix, const struct oimg_unpack_opts *opts)
+{
+    _cleanup_close_ int fd = openat(parentfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    int dfd = TAKE_FD(fd);
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    size_t plen = strlen(prefix), seen = 0, removed = 0;
+    struct dirent *de;
+    while (removed < LEFTOVER_REMOVE_MAX && ++seen <= LEFTOVER_SCAN_MAX && (de = readdir(d))) {
+        if (!leftover_name(de->d_name, prefix, plen))
+            continue;
+        _cleanup_close_ int lk = lock_entry(parentfd, de->d_name, false);
+        /* Only what we hold is ours to remove, should the name be reused. */
+        if (lk < 0 || !still_named(parentfd, de->d_name, lk))
+            continue;
+        struct oci_error *e = NULL;
+        if (oimg_bundle_remove_tree(parentfd, de->d_name, &e) < 0)
+            warn_error(opts, &e, "remove a temp directory left by an interrupted unpack");
+        removed++;
+    }
+    closedir(d);
+}
+
+/* Makes the temp dir and takes its lock.  A concurrent remove_leftovers may
+ * see the new directory before we lock it and remove it: we then find it
+ * gone once we hold the lock, and make another. */
+static int make_locked_tmp(struct bundle_dest *bd, const char *prefix, struct oci_error **err)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        _cleanup_free_ char *name = NULL;
+        int r = bundle_mkdtemp(&name, bd->parentfd, prefix, 0700, err);
+        if (r < 0)
+            return r;
+        _cleanup_close_ int fd =
+            openat(bd->parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "open `%s`", name);
+        /* Blocks only while a remover holds it, i.e. while it removes this
+         * (empty) directory. */
+        if (fd >= 0 && flock_retry(fd, LOCK_EX) < 0)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "lock `%s`", name);
+        if (fd >= 0 && still_named(bd->parentfd, name, fd)) {
+            bd->tmp = TAKE_PTR(name);
+            bd->lockfd = TAKE_FD(fd);
+            return 0;
+        }
+    }
+    return oci_error_set(err, OCI_ERR_STATE, "temp directories beside `%s` keep disappearing",
+                         bd->dest);
+}
+
+/* ---- the destination ---- */
+
 /* dest split into its parent directory and last component. */
 static int split_dest(char **parent, char **base, const char *dest, struct oci_error **err)
 {
@@ -288,11 +420,13 @@ static int dest_state(enum dest_state *out, int parentfd, const char *base, cons
 }
 
 /* Moves tmp to base.  *old gets the temp name now holding what was at base
- * (to remove), or NULL. */
-static int place(char **old, int parentfd, const char *tmp, const char *base, const char *dest,
-                 bool force, struct oci_error **err)
+ * (to remove), or NULL; *oldlock an fd holding its lock when place already
+ * took it, else -1. */
+static int place(char **old, int *oldlock, int parentfd, const char *tmp, const char *base,
+                 const char *dest, bool force, struct oci_error **err)
 {
     *old = NULL;
+    *oldlock = -1;
     for (int attempt = 0; attempt < 3; attempt++) {
         enum dest_state s;
         int r = dest_state(&s, parentfd, base, dest, force, err);
@@ -333,6 +467,9 @@ static int place(char **old, int parentfd, const char *tmp, const char *base, co
         if (bundle_mkdtemp(&aside, parentfd, prefix, 0700, err) < 0)
             return -OCI_ERR_IO;
         unlinkat(parentfd, aside, AT_REMOVEDIR);
+        /* Under a leftover's name it must not look abandoned to another
+         * unpack while it may still have to come back. */
+        _cleanup_close_ int hold = lock_entry(parentfd, base, false);
         if (renameat(parentfd, base, parentfd, aside) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "move `%s` aside", dest);
         if (renameat(parentfd, tmp, parentfd, base) < 0) {
@@ -341,6 +478,7 @@ static int place(char **old, int parentfd, const char *tmp, const char *base, co
             return oci_error_setsys(err, OCI_ERR_IO, e, "rename into `%s`", dest);
         }
         *old = TAKE_PTR(aside);
+        *oldlock = TAKE_FD(hold);
         return 0;
     }
     return oci_error_set(err, OCI_ERR_STATE, "`%s` keeps changing while we replace it", dest);
@@ -373,13 +511,6 @@ static int not_above_layout(int parentfd, const char *base, const char *dest,
             break;
     }
     return 0;
-}
-
-static void warn_error(const struct oimg_unpack_opts *o, struct oci_error **e, const char *what)
-{
-    oci_warnf(o->bundle.warn, o->bundle.warn_ctx, "%s: %s", what,
-              *e && (*e)->msg ? (*e)->msg : "unknown error");
-    oci_error_clear(e);
 }
 
 /* The host id of container id 0 in a map, or -1 if unmapped. */
@@ -450,7 +581,7 @@ int bundle_dest_config(const struct bundle_dest *bd, int rootfd,
 int bundle_dest_open(struct bundle_dest *bd, const char *dest, const struct oimg_layout *l,
                      const struct oimg_unpack_opts *opts, struct oci_error **err)
 {
-    *bd = (struct bundle_dest){.dest = dest, .parentfd = -1, .tmpfd = -1};
+    *bd = (struct bundle_dest){.dest = dest, .parentfd = -1, .tmpfd = -1, .lockfd = -1};
     if (!dest || !*dest)
         return oci_error_set(err, OCI_ERR_INVALID, "no destination");
     int r = split_dest(&bd->parent, &bd->base, dest, err);
@@ -468,7 +599,8 @@ int bundle_dest_open(struct bundle_dest *bd, const char *dest, const struct oimg
         return r;
     char prefix[NAME_MAX + 1];
     snprintf(prefix, sizeof(prefix), ".%.200s.ociimg-", bd->base);
-    if ((r = bundle_mkdtemp(&bd->tmp, bd->parentfd, prefix, 0700, err)) < 0)
+    remove_leftovers(bd->parentfd, prefix, opts);
+    if ((r = make_locked_tmp(bd, prefix, err)) < 0)
         return r;
     bd->tmpfd = openat(bd->parentfd, bd->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (bd->tmpfd < 0)
@@ -485,12 +617,15 @@ void bundle_dest_discard(struct bundle_dest *bd, const struct oimg_unpack_opts *
         if (oimg_bundle_remove_tree(bd->parentfd, bd->tmp, &e) < 0)
             warn_error(opts, &e, "remove the temp directory");
     }
+    /* Unlocked only once removed (or placed). */
+    if (bd->lockfd >= 0)
+        close(bd->lockfd);
     if (bd->parentfd >= 0)
         close(bd->parentfd);
     free(bd->tmp);
     free(bd->parent);
     free(bd->base);
-    *bd = (struct bundle_dest){.parentfd = -1, .tmpfd = -1};
+    *bd = (struct bundle_dest){.parentfd = -1, .tmpfd = -1, .lockfd = -1};
 }
 
 int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *opts,
@@ -501,14 +636,22 @@ int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *op
         bd->tmpfd = -1;
     }
     _cleanup_free_ char *old = NULL;
-    int r = place(&old, bd->parentfd, bd->tmp, bd->base, bd->dest, opts->force, err);
+    _cleanup_close_ int oldlock = -1;
+    int r = place(&old, &oldlock, bd->parentfd, bd->tmp, bd->base, bd->dest, opts->force, err);
     if (r < 0)
         return r;
     /* In place: nothing left to discard. */
     free(bd->tmp);
     bd->tmp = NULL;
+    /* The replaced tree now has a leftover's name, and may be held: by an
+     * unpack removing it as a leftover (gone once we have the lock), or by
+     * a concurrent unpack that placed it a moment before us and is still
+     * committing (which never waits for us: no cycle). */
+    if (old && oldlock < 0)
+        oldlock = lock_entry(bd->parentfd, old, true);
     struct oci_error *e = NULL;
-    if (old && oimg_bundle_remove_tree(bd->parentfd, old, &e) < 0)
+    if (old && (oldlock < 0 || still_named(bd->parentfd, old, oldlock)) &&
+        oimg_bundle_remove_tree(bd->parentfd, old, &e) < 0)
         warn_error(opts, &e, "remove the replaced destination");
     if (!opts->no_sync && fsync(bd->parentfd) < 0)
         return oci_error_setsys(err, OCI_ERR_IO, errno, "fsync `%s`", bd->parent);

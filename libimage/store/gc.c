@@ -7,7 +7,12 @@
  * handle that may hold committed-but-untagged blobs or open temp files is
  * alive).  Temp files are additionally removed only when older than an hour
  * and not flock'ed by a writer (each writer holds LOCK_SH on its temp file),
- * which keeps gc safe even against a writer that predates the pin. */
+ * which keeps gc safe even against a writer that predates the pin.
+ *
+ * Waiting for writers polls: the layout lock is taken and the pin tried
+ * without blocking, and both are let go between tries, since a writer
+ * holding the pin may need the layout lock to tag what it wrote before it
+ * ends. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +30,11 @@
 #include <ociimg/layout.h>
 
 #include "store_private.h"
+
+/* Polling while waiting for writers: quick at first (a tag takes
+ * milliseconds), then no busier than this. */
+#define GC_POLL_MIN_MS 10
+#define GC_POLL_MAX_MS 200
 
 struct gc_ctx {
     struct oimg_gc_report *rep;
@@ -213,7 +223,17 @@ void oimg_gc_report_clear(struct oimg_gc_report *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int gc_locked(struct gc_ctx *c, struct oimg_layout *l, struct oci_error **err)
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Takes the layout lock (*lockfd) and the writers pin exclusively (*pinfd),
+ * trying for up to wait_ms while other handles write. */
+static int lock_out_writers(int *lockfd, int *pinfd, struct oimg_layout *l, unsigned wait_ms,
+                            struct oci_error **err)
 {
     /* This handle's own pin would block us: what it committed and did not
      * tag is garbage by the caller's own choice. */
@@ -221,13 +241,48 @@ static int gc_locked(struct gc_ctx *c, struct oimg_layout *l, struct oci_error *
     _cleanup_close_ int pin = store_open_state_file(l, STORE_PIN_NAME, err);
     if (pin < 0)
         return pin;
-    if (flock(pin, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
+    uint64_t deadline = now_ms() + wait_ms;
+    unsigned delay_ms = GC_POLL_MIN_MS;
+    for (;;) {
+        _cleanup_close_ int lock = store_lock(l, err);
+        if (lock < 0)
+            return lock;
+        int r;
+        do
+            r = flock(pin, LOCK_EX | LOCK_NB);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) {
+            *lockfd = TAKE_FD(lock);
+            *pinfd = TAKE_FD(pin);
+            return 0;
+        }
+        if (errno != EWOULDBLOCK)
+            return oci_error_setsys(err, OCI_ERR_IO, errno, "lock writers");
+        uint64_t now = now_ms();
+        if (now >= deadline) {
+            if (wait_ms == 0)
+                return oci_error_set(err, OCI_ERR_STATE,
+                                     "another process is writing blobs into the layout; "
+                                     "try again when it is done");
             return oci_error_set(err, OCI_ERR_STATE,
                                  "another process is writing blobs into the layout; "
-                                 "try again when it is done");
-        return oci_error_setsys(err, OCI_ERR_IO, errno, "lock writers");
+                                 "still writing after %u.%03u s, try again when it is done",
+                                 wait_ms / 1000, wait_ms % 1000);
+        }
+        uint64_t left = deadline - now;
+        unsigned nap = left < delay_ms ? (unsigned)left : delay_ms;
+        /* Writers may need the layout lock to finish: not held asleep. */
+        close(TAKE_FD(lock));
+        struct timespec ts = {nap / 1000, (long)(nap % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        if (delay_ms < GC_POLL_MAX_MS)
+            delay_ms = delay_ms * 2 > GC_POLL_MAX_MS ? GC_POLL_MAX_MS : delay_ms * 2;
     }
+}
+
+static int gc_locked(struct gc_ctx *c, struct oimg_layout *l, struct oci_error **err)
+{
     _cleanup_json_ json_object *root = NULL;
     int r = store_load_index_json(&root, l, err);
     if (r < 0)
@@ -251,18 +306,18 @@ static int gc_locked(struct gc_ctx *c, struct oimg_layout *l, struct oci_error *
     return r;
 }
 
-int oimg_layout_gc(struct oimg_gc_report *report, struct oimg_layout *l, bool dry_run,
-                   struct oci_error **err)
+int oimg_layout_gc_wait(struct oimg_gc_report *report, struct oimg_layout *l, bool dry_run,
+                        unsigned wait_ms, struct oci_error **err)
 {
     int r = store_require_writable(l, "gc", err);
     if (r < 0)
         return r;
     struct oimg_gc_report rep = {0};
     struct gc_ctx c = {.rep = &rep, .dry_run = dry_run};
-    _cleanup_close_ int lockfd = store_lock(l, err);
-    if (lockfd < 0)
-        r = lockfd;
-    else
+    _cleanup_close_ int lockfd = -1;
+    _cleanup_close_ int pinfd = -1;
+    r = lock_out_writers(&lockfd, &pinfd, l, wait_ms, err);
+    if (r >= 0)
         r = gc_locked(&c, l, err);
     if (r < 0) {
         /* What was removed is gone either way; the error says why we stopped. */
@@ -271,4 +326,10 @@ int oimg_layout_gc(struct oimg_gc_report *report, struct oimg_layout *l, bool dr
     }
     *report = rep;
     return 0;
+}
+
+int oimg_layout_gc(struct oimg_gc_report *report, struct oimg_layout *l, bool dry_run,
+                   struct oci_error **err)
+{
+    return oimg_layout_gc_wait(report, l, dry_run, 0, err);
 }

@@ -186,6 +186,12 @@ struct oimg_gc_report {
  * index.json or a reachable manifest or index cannot be read. */
 int oimg_layout_gc(struct oimg_gc_report *report, struct oimg_layout *l, bool dry_run,
                    struct oci_error **err);
+/* oimg_layout_gc that, while another handle is writing blobs, tries again
+ * for up to wait_ms milliseconds (without holding the layout lock in
+ * between, so writers can tag and finish) before -OCI_ERR_STATE.
+ * oimg_layout_gc is this with wait_ms 0. */
+int oimg_layout_gc_wait(struct oimg_gc_report *report, struct oimg_layout *l, bool dry_run,
+                        unsigned wait_ms, struct oci_error **err);
 void oimg_gc_report_clear(struct oimg_gc_report *r);
 
 /* ---- listing ---- */
