@@ -1,0 +1,68 @@
+#!/bin/bash
+# bench/run.sh — the benchmark table (bench/README.md): ociimg against the tools users would
+# otherwise use, each group measured alternating in one run, medians, ratios and peak RSS.
+#
+#   bench/run.sh [ROUNDS]        (default 5; as root on Debian 12; about 5 minutes)
+#
+# Starts the local benchmark registry and builds the reference images with ../shared/bench
+# (registry.sh, make-images.sh: bench/busybox:1, bench/debian:multi, bench/debian:multi-gz) when
+# they are missing, then runs bench/table.py inside a private mount namespace whose
+# /sys/fs/cgroup has a v1 hugetlb hierarchy (crun refuses this host's hybrid layout without one;
+# nothing is mounted on the host).
+# Env: OCIIMG, OCIRUN (binaries; default build/cmd/...), OCIIMG_SHARED (default ../shared),
+#      REGISTRY_ADDR (127.0.0.1:5000), OCIBENCH (/var/tmp/ocibench), BENCH_ONLY (comma list of
+#      groups: pull,unpack,stream,cold,warm).
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${1:-5}
+export OCIIMG=${OCIIMG:-$SRC/build/cmd/ociimg}
+export OCIRUN=${OCIRUN:-$SRC/build/cmd/ocirun/ocirun}
+export OCIBENCH=${OCIBENCH:-/var/tmp/ocibench}
+export REGISTRY_ADDR=${REGISTRY_ADDR:-127.0.0.1:5000}
+SHARED=${OCIIMG_SHARED:-$SRC/../shared}
+PY=/usr/bin/python3
+
+die() {
+    echo "bench/run.sh: $*" >&2
+    exit 1
+}
+
+if [ -z "${OCIIMG_BENCH_SANDBOX:-}" ]; then
+    [ "$(id -u)" = 0 ] || die "needs root (crun, runc-style runs, umoci as root)"
+    for t in skopeo umoci crun tar unshare curl; do
+        command -v $t >/dev/null || die "$t is not installed (bash .ci/run --deps-only)"
+    done
+    [ -x /usr/bin/time ] || die "GNU time is not installed (/usr/bin/time)"
+    [ -x "$OCIIMG" ] && [ -x "$OCIRUN" ] || die "no ociimg/ocirun at $OCIIMG / $OCIRUN (build, or set OCIIMG, OCIRUN)"
+    if ! curl -fsS -o /dev/null "http://$REGISTRY_ADDR/v2/"; then
+        [ -x "$SHARED/bench/registry.sh" ] || die "no registry on $REGISTRY_ADDR and no $SHARED/bench/registry.sh"
+        "$SHARED/bench/registry.sh" start
+    fi
+    have() {
+        curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            "http://$REGISTRY_ADDR/v2/bench/$1/manifests/$2"
+    }
+    if ! have busybox 1 || ! have debian multi || ! have debian multi-gz ||
+        [ ! -f "$OCIBENCH/layouts/debian/index.json" ]; then
+        [ -x "$SHARED/bench/make-images.sh" ] || die "no benchmark images and no $SHARED/bench/make-images.sh"
+        "$SHARED/bench/make-images.sh"
+    fi
+    exec unshare -m env OCIIMG_BENCH_SANDBOX=1 bash "$0" "$ROUNDS"
+fi
+
+# Inside the private mount namespace: the same cgroup hierarchies again, plus hugetlb.
+mount --make-rprivate /
+mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+for c in blkio cpu cpuacct cpuset devices freezer memory pids hugetlb net_cls perf_event; do
+    mkdir "/sys/fs/cgroup/$c"
+    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2>/dev/null || rmdir "/sys/fs/cgroup/$c"
+done
+mkdir /sys/fs/cgroup/systemd /sys/fs/cgroup/unified
+mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
+mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified 2>/dev/null || true
+
+# Fresh directories on the filesystem under test (this ext4 is slow to create files soon
+# after many were deleted, so nothing is removed until the end).
+W=$(mktemp -d "$OCIBENCH/bench-run.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+"$PY" "$SRC/bench/table.py" --work "$W" --rounds "$ROUNDS" --only "${BENCH_ONLY:-}"

@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""The benchmark table's driver (bench/run.sh starts it in the cgroup sandbox; see bench/README.md).
+
+Each group runs its tools alternating, the order rotated every round, each run into fresh
+directories.  A run is one or more commands (skopeo + umoci + crun is three); every command runs
+under /usr/bin/time, so a run's time is the sum of its commands' wall times and its peak RSS the
+largest of theirs (a child forked from Python would carry Python's RSS across exec).  Untimed
+preparation (editing a config.json, removing a container's state) happens between commands.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+OCIIMG = os.environ["OCIIMG"]
+OCIRUN = os.environ["OCIRUN"]
+REG = os.environ.get("REGISTRY_ADDR", "127.0.0.1:5000")
+OCIBENCH = os.environ.get("OCIBENCH", "/var/tmp/ocibench")
+DEBIAN_LAYOUT = os.path.join(OCIBENCH, "layouts", "debian")
+RSS_LIMIT_KB = 32 * 1024
+
+
+class Failed(Exception):
+    pass
+
+
+def timed(work, argv):
+    """Runs argv under GNU time; returns (seconds, peak RSS in KiB)."""
+    out = os.path.join(work, "time.out")
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    secs = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise Failed("%s: exit %d: %s" % (" ".join(argv), p.returncode,
+                                          p.stderr.decode(errors="replace").strip()[-500:]))
+    return secs, int(open(out).read().split()[-1])
+
+
+def set_args(bundle, args):
+    """Untimed: the bundle's process runs ARGS, without a terminal."""
+    path = os.path.join(bundle, "config.json")
+    c = json.load(open(path))
+    c["process"]["args"] = args
+    c["process"]["terminal"] = False
+    json.dump(c, open(path, "w"))
+
+
+def layer_blobs(layout, tag):
+    idx = json.load(open(os.path.join(layout, "index.json")))
+    d = [m["digest"] for m in idx["manifests"]
+         if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag][0]
+    man = json.load(open(os.path.join(layout, "blobs", *d.split(":"))))
+    return [os.path.join(layout, "blobs", *l["digest"].split(":")) for l in man["layers"]]
+
+
+class Bench:
+    def __init__(self, work):
+        self.work = work
+        self.serial = 0
+
+    def fresh(self, name):
+        self.serial += 1
+        return os.path.join(self.work, "%s-%d" % (name, self.serial))
+
+    # Each tool: a function that does one run and returns [(secs, kb), ...] of its timed commands.
+
+    def ociimg_pull(self, image):
+        def run():
+            return [timed(self.work, [OCIIMG, "pull", "-q", "--tls-verify=false", "%s/%s" % (REG, image),
+                                      self.fresh("pull-ociimg") + ":x"])]
+        return run
+
+    def skopeo_copy(self, image):
+        def run():
+            return [timed(self.work, ["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                      "docker://%s/%s" % (REG, image), "oci:%s:x" % self.fresh("pull-skopeo")])]
+        return run
+
+    def ociimg_unpack(self, tag, sync=False):
+        def run():
+            return [timed(self.work, [OCIIMG, "unpack", "-q"] + ([] if sync else ["--no-sync"]) +
+                          ["%s:%s" % (DEBIAN_LAYOUT, tag), self.fresh("unpack-ociimg")])]
+        return run
+
+    def umoci_unpack(self, tag):
+        def run():
+            return [timed(self.work, ["umoci", "unpack", "--image", "%s:%s" % (DEBIAN_LAYOUT, tag),
+                                      self.fresh("unpack-umoci")])]
+        return run
+
+    def tar_xzf(self, tag):
+        layers = layer_blobs(DEBIAN_LAYOUT, tag)
+
+        def run():
+            dest = self.fresh("unpack-tar")
+            os.mkdir(dest)
+            return [timed(self.work, ["tar", "-xzf", l, "-C", dest]) for l in layers]
+        return run
+
+    def ociimg_streamed(self, image):
+        def run():
+            return [timed(self.work, [OCIIMG, "pull", "-q", "--tls-verify=false",
+                                      "--unpack", self.fresh("stream-bundle"),
+                                      "%s/%s" % (REG, image), self.fresh("stream-layout") + ":x"])]
+        return run
+
+    def skopeo_umoci(self, image):
+        def run():
+            lay = self.fresh("su-layout")
+            r = [timed(self.work, ["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                   "docker://%s/%s" % (REG, image), "oci:%s:x" % lay])]
+            r.append(timed(self.work, ["umoci", "unpack", "--image", lay + ":x", self.fresh("su-bundle")]))
+            return r
+        return run
+
+    def ociimg_run(self, image, store=None):
+        def run():
+            s = store or self.fresh("store")
+            return [timed(self.work, [OCIIMG, "run", "--rm", "-q", "--store", s, "--tls-verify=false",
+                                      "%s/%s" % (REG, image), "--", "/bin/true"])]
+        return run
+
+    def skopeo_umoci_crun(self, image):
+        def run():
+            lay, bundle = self.fresh("cold-layout"), self.fresh("cold-bundle")
+            r = [timed(self.work, ["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                   "docker://%s/%s" % (REG, image), "oci:%s:x" % lay])]
+            r.append(timed(self.work, ["umoci", "unpack", "--image", lay + ":x", bundle]))
+            set_args(bundle, ["/bin/true"])
+            r.append(timed(self.work, ["crun", "--root", os.path.join(self.work, "crun-state"), "run",
+                                       "--bundle", bundle, os.path.basename(bundle)]))
+            return r
+        return run
+
+    def runtime_run(self, runtime, bundle):
+        def run():
+            return [timed(self.work, [runtime, "--root", os.path.join(self.work, "state-" + os.path.basename(runtime)),
+                                      "run", "--bundle", bundle, os.path.basename(self.fresh("c"))])]
+        return run
+
+
+def measure(tools, rounds):
+    names = list(tools)
+    res = {n: [] for n in names}
+    for n in names:  # one untimed warm-up each: page cache, registry caches
+        tools[n]()
+    for r in range(rounds):
+        k = r % len(names)
+        for n in names[k:] + names[:k]:
+            runs = tools[n]()
+            res[n].append((sum(s for s, _ in runs), max(kb for _, kb in runs)))
+    return {n: (statistics.median(s for s, _ in v), max(kb for _, kb in v)) for n, v in res.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    only = set(x for x in a.only.split(",") if x)
+    b = Bench(a.work)
+
+    # The warm group's prepared pieces: a store that already holds the image, one bundle.
+    busybox = "bench/busybox:1"
+    groups = [
+        ("pull", "bench/debian:multi", {
+            "ociimg pull": b.ociimg_pull("bench/debian:multi"),
+            "skopeo copy": b.skopeo_copy("bench/debian:multi")}, "skopeo copy"),
+        ("unpack", "bench/debian:multi-gz", {
+            "ociimg unpack": b.ociimg_unpack("multi-gz"),
+            "umoci unpack": b.umoci_unpack("multi-gz"),
+            "tar -xzf": b.tar_xzf("multi-gz")}, "tar -xzf"),
+        ("stream", "bench/debian:multi", {
+            "ociimg pull --unpack": b.ociimg_streamed("bench/debian:multi"),
+            "ociimg pull": b.ociimg_pull("bench/debian:multi"),
+            "ociimg unpack": b.ociimg_unpack("multi", sync=True),
+            "skopeo+umoci (-gz)": b.skopeo_umoci("bench/debian:multi-gz")}, "skopeo+umoci (-gz)"),
+        ("cold", busybox + " /bin/true", {
+            "ociimg run": b.ociimg_run(busybox),
+            "skopeo+umoci+crun": b.skopeo_umoci_crun(busybox)}, "skopeo+umoci+crun"),
+        ("warm", busybox + " /bin/true", None, "crun run"),
+    ]
+    print("ociimg: %s" % subprocess.run([OCIIMG, "--version"], capture_output=True, text=True).stdout.splitlines()[0])
+    print("rounds: %d per group, alternating; work dir %s; %d CPUs; load %s" % (
+        a.rounds, a.work, os.cpu_count(), open("/proc/loadavg").read().split()[0]))
+    print()
+    rows, verdicts, ociimg_rss = [], [], []
+    for name, image, tools, base in groups:
+        if only and name not in only:
+            continue
+        if tools is None:  # warm: prepare the store and the bundle, untimed
+            store = b.fresh("warm-store")
+            b.ociimg_run(busybox, store)()
+            bundle, lay = b.fresh("warm-bundle"), b.fresh("warm-layout")
+            timed(a.work, [OCIIMG, "pull", "-q", "--tls-verify=false", "%s/%s" % (REG, busybox), lay + ":x"])
+            timed(a.work, [OCIIMG, "unpack", "-q", lay + ":x", bundle])
+            set_args(bundle, ["/bin/true"])
+            tools = {"ociimg run": b.ociimg_run(busybox, store),
+                     "ocirun run": b.runtime_run(OCIRUN, bundle),
+                     "crun run": b.runtime_run("crun", bundle)}
+        try:
+            m = measure(tools, a.rounds)
+        except Failed as e:
+            print("%s: FAILED: %s" % (name, e), file=sys.stderr)
+            verdicts.append("%s: failed" % name)
+            continue
+        for tool, (med, kb) in m.items():
+            rows.append((name, image, tool, med, med / m[base][0] if m[base][0] else 0, kb))
+            if tool.startswith("ociimg"):
+                ociimg_rss.append((kb, "%s %s" % (name, tool)))
+        if name == "stream":
+            slower = max(m["ociimg pull"][0], m["ociimg unpack"][0])
+            r = m["ociimg pull --unpack"][0] / slower
+            verdicts.append("streamed pull+unpack / slower of pull, unpack = %.2f (target <= 1.10: %s)" %
+                            (r, "met" if r <= 1.10 else "NOT met"))
+        if name == "warm":
+            r = m["ociimg run"][0] / m["crun run"][0]
+            verdicts.append("warm ociimg run / crun run = %.2f (target <= 1.50: %s)" % (r, "met" if r <= 1.5 else "NOT met"))
+        if name == "pull":
+            r = m["ociimg pull"][0] / m["skopeo copy"][0]
+            verdicts.append("ociimg pull / skopeo copy = %.2f (issue 3 target <= 0.50: %s)" % (r, "met" if r <= 0.5 else "NOT met"))
+        if name == "unpack":
+            r = m["ociimg unpack"][0] / m["tar -xzf"][0]
+            u = m["ociimg unpack"][0] / m["umoci unpack"][0]
+            verdicts.append("ociimg unpack / tar -xzf = %.2f (target <= 1.0: %s); / umoci = %.2f (target <= 0.35: %s)" %
+                            (r, "met" if r <= 1.0 else "NOT met", u, "met" if u <= 0.35 else "NOT met"))
+
+    print("%-7s %-24s %-22s %9s %8s %10s" % ("group", "image", "tool", "median s", "ratio", "peak MiB"))
+    last = None
+    for name, image, tool, med, ratio, kb in rows:
+        print("%-7s %-24s %-22s %9.3f %7.2fx %10.1f" % (name if name != last else "", image if name != last else "",
+                                                        tool, med, ratio, kb / 1024))
+        last = name
+    print()
+    print("ratios are to the last tool of each group (the baseline)")
+    for v in verdicts:
+        print(v)
+    if ociimg_rss:
+        kb, what = max(ociimg_rss)
+        print("largest ociimg peak RSS: %.1f MiB (%s) (target <= 32 MiB: %s)" % (
+            kb / 1024, what, "met" if kb <= RSS_LIMIT_KB else "NOT met"))
+    return 1 if any("failed" in v for v in verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
