@@ -192,7 +192,7 @@ static int private_mount_ns(void)
  * container's directory.  Relative paths (from the container directory) keep
  * the store's own path out of the option string, where ',' and ':' would
  * be separators. */
-static int mount_overlay(int cfd, const char *rootfs_name)
+static int mount_overlay(int cfd, const char *rootfs_name, bool throwaway)
 {
     int r = private_mount_ns();
     if (r < 0)
@@ -203,7 +203,17 @@ static int mount_overlay(int cfd, const char *rootfs_name)
     _cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fchdir(cfd) < 0)
         return -errno;
-    int ret = mount("overlay", "rootfs", "overlay", 0, opts) < 0 ? -errno : 0;
+    /* A --rm container's upper layer is deleted afterwards: "volatile"
+     * (Linux 5.10+) skips overlayfs's syncs, above all the syncfs of the
+     * store's filesystem at unmount (~3 ms here). */
+    int ret = -EINVAL;
+    if (throwaway) {
+        char vopts[600];
+        snprintf(vopts, sizeof(vopts), "%s,volatile", opts);
+        ret = mount("overlay", "rootfs", "overlay", 0, vopts) < 0 ? -errno : 0;
+    }
+    if (ret == -EINVAL)
+        ret = mount("overlay", "rootfs", "overlay", 0, opts) < 0 ? -errno : 0;
     if (cwd < 0 || fchdir(cwd) < 0)
         (void)!chdir("/");
     return ret;
@@ -218,7 +228,7 @@ static int make_rootfs(bool *mounted, int cfd, const struct cmd_store *s, const 
         if (mkdirat(cfd, "upper", 0755) < 0 || mkdirat(cfd, "work", 0700) < 0 ||
             mkdirat(cfd, "rootfs", 0755) < 0)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "create the container's directories");
-        int r = mount_overlay(cfd, rootfs_name);
+        int r = mount_overlay(cfd, rootfs_name, o->rm);
         if (r == 0) {
             *mounted = true;
             return 0;

@@ -103,9 +103,22 @@ fi
 
 note "bash completion"
 # complete LINE : the completions of LINE (cursor at its end), one per line.
-complete_line() {
+complete_once() {
     bash -c 'source "$1"; COMP_LINE=$2; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
         _ociimg; printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETION" "$1"
+}
+# Under the parallel CI suite a completion that runs ociimg (option values
+# from --help, names from `ls`) came back empty twice in ~20 runs, and never
+# alone; until the cause is found, an empty answer is asked once more and
+# said in the log, so a real regression (empty twice) still fails.
+complete_line() {
+    local out
+    out=$(complete_once "$1")
+    if [ -z "$(tr -d '[:space:]' <<<"$out")" ]; then
+        echo "# note: empty completion of '$1', asking again" >&2
+        out=$(complete_once "$1")
+    fi
+    printf '%s\n' "$out"
 }
 complete_line "$OCIIMG " >"$T/c"
 for c in "${CMDS[@]}"; do
@@ -125,8 +138,8 @@ done
 complete_line "$OCIIMG --log-level " | tr '\n' ' ' | grep -q "error warn info debug" ||
     fail "completion of --log-level values"
 complete_line "$OCIIMG validate --type " | grep -qx layout || fail "completion of validate --type"
-complete_line "$OCIIMG inspect --platform linux/arm" | grep -qx linux/arm64 ||
-    fail "completion of --platform"
+complete_line "$OCIIMG inspect --platform linux/arm" >"$T/plat"; grep -qx linux/arm64 "$T/plat" ||
+    fail "completion of --platform: $(tr "\n" " " <"$T/plat")"
 
 if [ -x "$PY" ]; then
     mkdir -p "$T/root/etc"
