@@ -86,6 +86,13 @@ fi
 step "or all in one: ociimg run"
 show "$OCIIMG" run --rm --root "$W/state" "$D/images:$NAME" -- sh -c 'echo hi from ociimg run; uname -s'
 
+step "or straight from the registry: ociimg run REF (pulled into a store and unpacked while it downloads)"
+show "$OCIIMG" run --rm --root "$W/state" --store "$D/store" "${PULL_OPTS[@]}" "$REF" -- \
+    sh -c 'echo hi from ociimg run REF'
+echo "(again: the store has it, so no pull and no unpack)"
+show "$OCIIMG" run --rm --root "$W/state" --store "$D/store" --pull=never "$REF" -- echo second run
+show "$OCIIMG" images --store "$D/store"
+
 cat <<EOF2
 
 What to try next:
@@ -93,6 +100,8 @@ What to try next:
   $OCIIMG export $D/images:$NAME - | tar -t   the flattened rootfs as a tar stream
   $OCIIMG pull --platform linux/arm64 alpine:3.19 ./images   (with network access)
   $OCIRUN run -b $D/bundle c1    runc's workflow with ocirun
+  $OCIIMG pull --unpack ./bundle2 busybox ./images   pull and unpack in one streamed pass (with network access)
+  $OCIIMG images --store $D/store; $OCIIMG prune --store $D/store   the store of \`ociimg run REF\`
   bash tests/run.sh                          the whole test suite
 (The registry is stopped; the layout and the bundle stay in $D.)
 EOF2
