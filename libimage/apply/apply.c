@@ -61,14 +61,10 @@ void oimg_apply_opts_init(struct oimg_apply_opts *o)
 
 void apply_warn(struct oimg_applier *a, const char *fmt, ...)
 {
-    if (!a->opts.warn)
-        return;
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    oci_vwarnf(a->opts.warn, a->opts.warn_ctx, fmt, ap);
     va_end(ap);
-    oci_warnf(a->opts.warn, a->opts.warn_ctx, "%s", buf);
 }
 
 static int copy_map(const struct oimg_idmap **dst, size_t *n, const struct oimg_idmap *src,

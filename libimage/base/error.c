@@ -128,17 +128,22 @@ void oci_error_clear(struct oci_error **err)
     }
 }
 
-void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
+void oci_vwarnf(oci_warn_fn warn, void *ctx, const char *fmt, va_list ap)
 {
     if (!warn)
         return;
     char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     flatten(buf);
     warn(ctx, buf);
+}
+
+void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    oci_vwarnf(warn, ctx, fmt, ap);
+    va_end(ap);
 }
 
 void oci_quote(char *dst, size_t dstsz, const char *s, size_t n, size_t max_chars)

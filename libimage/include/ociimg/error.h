@@ -68,6 +68,8 @@ typedef void (*oci_warn_fn)(void *ctx, const char *msg);
 /* Formats one line (newlines flattened) and hands it to warn, if set. */
 void oci_warnf(oci_warn_fn warn, void *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void oci_vwarnf(oci_warn_fn warn, void *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* clang's static analyzer (clang-tidy) sees one file at a time, so it cannot
  * know these always return < 0: every `return oci_error_set(...)` would look
