@@ -50,16 +50,10 @@ if [ -z "${OCIIMG_BENCH_SANDBOX:-}" ]; then
     exec unshare -m env OCIIMG_BENCH_SANDBOX=1 bash "$0" "$ROUNDS"
 fi
 
-# Inside the private mount namespace: the same cgroup hierarchies again, plus hugetlb.
-mount --make-rprivate /
-mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-for c in blkio cpu cpuacct cpuset devices freezer memory pids hugetlb net_cls perf_event; do
-    mkdir "/sys/fs/cgroup/$c"
-    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2>/dev/null || rmdir "/sys/fs/cgroup/$c"
-done
-mkdir /sys/fs/cgroup/systemd /sys/fs/cgroup/unified
-mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
-mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified 2>/dev/null || true
+# Inside the private mount namespace: the host's cgroup hierarchies again, plus hugetlb
+# (and net_cls, perf_event).
+. "$SRC/tests/lib/crun.sh"
+crun_cgroup_view net_cls perf_event
 
 # Fresh directories on the filesystem under test (this ext4 is slow to create files soon
 # after many were deleted, so nothing is removed until the end).

@@ -41,15 +41,8 @@ if [ -z "${OCIRUN_BENCH_SANDBOX:-}" ]; then
     exec unshare -m env OCIRUN_BENCH_SANDBOX=1 OCIRUN="$OCIRUN" bash "$0" "$ROUNDS"
 fi
 
-mount --make-rprivate /
-mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-for c in blkio cpu cpuacct cpuset devices freezer memory pids hugetlb; do
-    mkdir "/sys/fs/cgroup/$c"
-    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2>/dev/null || rmdir "/sys/fs/cgroup/$c"
-done
-mkdir /sys/fs/cgroup/systemd /sys/fs/cgroup/unified
-mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null || true
-mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified 2>/dev/null || true
+. "$SRC/tests/lib/crun.sh"
+crun_cgroup_view
 
 W=$(mktemp -d /tmp/ocirun-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT

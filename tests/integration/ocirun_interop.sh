@@ -13,15 +13,8 @@ if [ -z "${OCIRUN_INTEROP_SANDBOX:-}" ]; then
         exec unshare -m env OCIRUN_INTEROP_SANDBOX=1 bash "$0" "$@"
 fi
 if [ "$(id -u)" = 0 ] && [ -n "${OCIRUN_INTEROP_SANDBOX:-}" ]; then
-    mount --make-rprivate /
-    mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-    for c in blkio cpu cpuacct cpuset devices freezer memory pids hugetlb; do
-        mkdir "/sys/fs/cgroup/$c"
-        mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2>/dev/null || rmdir "/sys/fs/cgroup/$c"
-    done
-    mkdir /sys/fs/cgroup/systemd /sys/fs/cgroup/unified
-    mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2>/dev/null
-    mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified 2>/dev/null
+    . "$(dirname "$0")/../lib/crun.sh"
+    crun_cgroup_view
 fi
 . "$(dirname "$0")/../../testdata/rootfs/testlib.sh"
 

@@ -21,20 +21,7 @@ MKI=$OCIIMG_SRCDIR/testdata/make-images.py
 need_cmd curl openssl timeout
 [ -x "$PY" ] || skip "$PY not found"
 
-PASS=0 FAILED=0
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-bad() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION CMD... : pass when CMD succeeds
-    local d=$1
-    shift
-    if "$@"; then ok "$d"; else bad "$d"; fi
-}
-eq() { # eq DESCRIPTION GOT WANT
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (got '$2', want '$3')"; fi
-}
-jget() { # jget FILE PYEXPR(d) : evaluate a Python expression over the JSON in FILE
-    "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=eval(sys.argv[2]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1" "$2"
-}
+. "$(dirname "$0")/../lib/tap.sh"
 jstr() { # jstr PYEXPR(d) < JSON
     "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if not isinstance(r,(dict,list)) else json.dumps(r))' "$1"
 }

@@ -50,6 +50,16 @@ finish() {
     exit 0
 }
 
+# Waits (at most 10 s) until FILE has at least MIN bytes; 1 if it never did.
+wait_size() {
+    local _
+    for _ in $(seq 100); do
+        [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 need_cmd() {
     local c
     for c in "$@"; do
