@@ -156,6 +156,22 @@ static int get_auths(json_object **out, json_object *cfg, const char *path, bool
     return 0;
 }
 
+/* Opens the file's directory and reads its "auths" (a missing file is
+ * empty); create makes the directory and the "auths" object if needed,
+ * otherwise a missing directory is OCI_ERR_NOT_FOUND and *auths may be NULL.
+ * *cfg is the caller's to wipe even on failure. */
+static int open_auths(struct target *t, json_object **cfg, json_object **auths, const char *path,
+                      bool create, struct oci_error **err)
+{
+    int r = open_target(t, path, create, err);
+    if (r < 0)
+        return r;
+    r = load(cfg, t->path, true, err);
+    if (r < 0)
+        return r;
+    return get_auths(auths, *cfg, t->path, create, err);
+}
+
 int oreg_authfile_store(const char *path, const char *registry, const char *username,
                         const char *password, struct oci_error **err)
 {
@@ -170,15 +186,9 @@ int oreg_authfile_store(const char *path, const char *registry, const char *user
         return oci_error_set(err, OCI_ERR_INVALID, "login to %s: no password", host);
 
     _cleanup_(target_clear) struct target t = {.dirfd = -1};
-    r = open_target(&t, path, true, err);
-    if (r < 0)
-        return r;
     _cleanup_(oreg_json_wipe_putp) json_object *cfg = NULL;
-    r = load(&cfg, t.path, true, err);
-    if (r < 0)
-        return r;
     json_object *auths = NULL;
-    r = get_auths(&auths, cfg, t.path, true, err);
+    r = open_auths(&t, &cfg, &auths, path, true, err);
     if (r < 0)
         return r;
 
@@ -219,19 +229,13 @@ int oreg_authfile_erase(const char *path, const char *registry, struct oci_error
     if (r < 0)
         return r;
     _cleanup_(target_clear) struct target t = {.dirfd = -1};
-    r = open_target(&t, path, false, err);
+    _cleanup_(oreg_json_wipe_putp) json_object *cfg = NULL;
+    json_object *auths = NULL;
+    r = open_auths(&t, &cfg, &auths, path, false, err);
     if (r == -OCI_ERR_NOT_FOUND) {
         oci_error_clear(err);
         return 0;
     }
-    if (r < 0)
-        return r;
-    _cleanup_(oreg_json_wipe_putp) json_object *cfg = NULL;
-    r = load(&cfg, t.path, true, err);
-    if (r < 0)
-        return r;
-    json_object *auths = NULL;
-    r = get_auths(&auths, cfg, t.path, false, err);
     if (r < 0)
         return r;
     if (!auths)

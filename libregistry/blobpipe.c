@@ -44,6 +44,17 @@ struct blob_pipe {
     struct oci_error *err;
 };
 
+/* Called with the lock held: a sync reports the first error only. */
+static void keep_first_error(struct blob_pipe *p, int r, struct oci_error *e)
+{
+    if (r < 0 && p->code >= 0) {
+        p->code = r;
+        p->err = e;
+    } else {
+        oci_error_free(e);
+    }
+}
+
 static void *pipe_main(void *ud)
 {
     struct blob_pipe *p = ud;
@@ -59,12 +70,7 @@ static void *pipe_main(void *ud)
             struct oci_error *e = NULL;
             int r = skip_sync ? 0 : oimg_blob_writer_sync(p->w, &e);
             pthread_mutex_lock(&p->mu);
-            if (r < 0 && p->code >= 0) {
-                p->code = r;
-                p->err = e;
-            } else {
-                oci_error_free(e);
-            }
+            keep_first_error(p, r, e);
             p->syncing = false;
             pthread_cond_broadcast(&p->cv);
             if (p->wake)
@@ -79,12 +85,7 @@ static void *pipe_main(void *ud)
         struct oci_error *e = NULL;
         int r = skip || !p->w ? 0 : oimg_blob_writer_write(p->w, p->slot[i], p->len[i], &e);
         pthread_mutex_lock(&p->mu);
-        if (r < 0 && p->code >= 0) {
-            p->code = r;
-            p->err = e;
-        } else {
-            oci_error_free(e);
-        }
+        keep_first_error(p, r, e);
         p->head = (p->head + 1) % PIPE_SLOTS;
         p->count--;
         pthread_cond_broadcast(&p->cv);

@@ -487,3 +487,14 @@ int call_run(struct reg_call *call, struct oci_error **err)
         }
     }
 }
+
+int call_do(struct reg_call *call, struct oreg_client *c, const struct call_spec *s,
+            struct oci_error **err)
+{
+    int r = call_init(call, c, s, err);
+    if (r < 0)
+        return r;
+    if ((r = call_run(call, err)) < 0)
+        call_clear(call);
+    return r;
+}

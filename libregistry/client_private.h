@@ -295,6 +295,10 @@ enum call_state call_step(struct reg_call *call);
 /* Starts the call and drives the loop until it is OK or FAILED; returns 0
  * or the error (moved to *err). */
 int call_run(struct reg_call *call, struct oci_error **err);
+/* call_init then call_run; on failure the call is already cleared, on
+ * success the caller reads call->req and calls call_clear. */
+int call_do(struct reg_call *call, struct oreg_client *c, const struct call_spec *s,
+            struct oci_error **err);
 /* The next time a waiting call wants to run, or -1. */
 int64_t call_wake_ms(const struct reg_call *call);
 /* Takes the error of a failed call. */

@@ -111,13 +111,9 @@ int fetch_manifest_at(struct oreg_remote_doc **out, struct oreg_client *c,
         .what = what,
     };
     struct reg_call call;
-    int r = call_init(&call, c, &s, err);
+    int r = call_do(&call, c, &s, err);
     if (r < 0)
         return r;
-    if ((r = call_run(&call, err)) < 0) {
-        call_clear(&call);
-        return r;
-    }
     struct http_req *q = call.req;
     _cleanup_free_ char *hp = http_url_hostport(call.url);
     _cleanup_(oreg_remote_doc_freep) struct oreg_remote_doc *d = calloc(1, sizeof(*d));

@@ -97,13 +97,9 @@ static int list_at(struct tag_list *l, struct oreg_client *c, const struct endpo
             .what = what,
         };
         struct reg_call call;
-        int r = call_init(&call, c, &s, err);
+        int r = call_do(&call, c, &s, err);
         if (r < 0)
             return r;
-        if ((r = call_run(&call, err)) < 0) {
-            call_clear(&call);
-            return r;
-        }
         r = parse_page(l, call.req->body, call.req->body_len, ep->host->host, err);
         _cleanup_free_ char *next =
             r >= 0 && call.req->h.link ? http_link_next(call.req->h.link) : NULL;

@@ -16,6 +16,14 @@
 #include "libregistry/client_private.h"
 #include "t.h"
 
+/* Checks a returned string the test owns, then frees it. */
+#define CHECK_STR_OWNED(call, want)                                                                \
+    do {                                                                                           \
+        char *_owned = (call);                                                                     \
+        CHECK_STR(_owned, want);                                                                   \
+        free(_owned);                                                                              \
+    } while (0)
+
 static void test_content_range(void)
 {
     uint64_t a = 9, b = 9;
@@ -57,18 +65,12 @@ static void test_retry_after(void)
 
 static void test_link(void)
 {
-    char *n = http_link_next("</v2/x/tags/list?n=10&last=t09>; rel=\"next\"");
-    CHECK_STR(n, "/v2/x/tags/list?n=10&last=t09");
-    free(n);
-    n = http_link_next("<https://r.io/v2/x/tags/list?last=b>;rel=next");
-    CHECK_STR(n, "https://r.io/v2/x/tags/list?last=b");
-    free(n);
-    n = http_link_next("</first>; rel=\"prev\", </second>; rel=\"next\"");
-    CHECK_STR(n, "/second");
-    free(n);
-    n = http_link_next("</a>; rel=\"prev nEXt\"");
-    CHECK_STR(n, "/a");
-    free(n);
+    CHECK_STR_OWNED(http_link_next("</v2/x/tags/list?n=10&last=t09>; rel=\"next\""),
+                    "/v2/x/tags/list?n=10&last=t09");
+    CHECK_STR_OWNED(http_link_next("<https://r.io/v2/x/tags/list?last=b>;rel=next"),
+                    "https://r.io/v2/x/tags/list?last=b");
+    CHECK_STR_OWNED(http_link_next("</first>; rel=\"prev\", </second>; rel=\"next\""), "/second");
+    CHECK_STR_OWNED(http_link_next("</a>; rel=\"prev nEXt\""), "/a");
     CHECK(http_link_next("</a>; rel=\"nextpage\"") == NULL);
     CHECK(http_link_next("</a>; rel=\"prev\"") == NULL);
     CHECK(http_link_next("garbage") == NULL);
@@ -77,26 +79,18 @@ static void test_link(void)
 
 static void test_media_type(void)
 {
-    char *m = http_media_type("Application/VND.OCI.image.manifest.v1+json; charset=utf-8");
-    CHECK_STR(m, "application/vnd.oci.image.manifest.v1+json");
-    free(m);
-    m = http_media_type("  application/json ");
-    CHECK_STR(m, "application/json");
-    free(m);
+    CHECK_STR_OWNED(http_media_type("Application/VND.OCI.image.manifest.v1+json; charset=utf-8"),
+                    "application/vnd.oci.image.manifest.v1+json");
+    CHECK_STR_OWNED(http_media_type("  application/json "), "application/json");
     CHECK(http_media_type(NULL) == NULL);
 }
 
 static void test_origins(void)
 {
-    char *o = http_url_origin("https://Registry.Example/v2/x");
-    CHECK_STR(o, "https://registry.example:443");
-    free(o);
-    o = http_url_origin("http://127.0.0.1:5000/v2/");
-    CHECK_STR(o, "http://127.0.0.1:5000");
-    free(o);
-    o = http_url_origin("http://[::1]:5000/v2/");
-    CHECK_STR(o, "http://[::1]:5000");
-    free(o);
+    CHECK_STR_OWNED(http_url_origin("https://Registry.Example/v2/x"),
+                    "https://registry.example:443");
+    CHECK_STR_OWNED(http_url_origin("http://127.0.0.1:5000/v2/"), "http://127.0.0.1:5000");
+    CHECK_STR_OWNED(http_url_origin("http://[::1]:5000/v2/"), "http://[::1]:5000");
     CHECK(http_url_origin("ftp://h/x") == NULL);
     CHECK(http_url_origin("not a url") == NULL);
     /* Same host, another port or scheme: another origin (no Authorization). */
@@ -109,12 +103,8 @@ static void test_origins(void)
     free(b);
     free(c);
     free(d);
-    char *h = http_url_hostport("http://127.0.0.1:5000/v2/");
-    CHECK_STR(h, "127.0.0.1:5000");
-    free(h);
-    h = http_url_hostport("https://Quay.io/v2/");
-    CHECK_STR(h, "quay.io");
-    free(h);
+    CHECK_STR_OWNED(http_url_hostport("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000");
+    CHECK_STR_OWNED(http_url_hostport("https://Quay.io/v2/"), "quay.io");
     CHECK(http_url_is_https("HTTPS://x/"));
     CHECK(!http_url_is_https("http://x/"));
 }
@@ -142,9 +132,7 @@ static void test_resolve(void)
     CHECK(http_url_resolve(&u, "https://r/v2/", "/a\r\nX-Evil: 1", &e) < 0);
     oci_error_clear(&e);
     CHECK(u == NULL);
-    char *esc = http_escape("repository:a/b:pull");
-    CHECK_STR(esc, "repository%3Aa%2Fb%3Apull");
-    free(esc);
+    CHECK_STR_OWNED(http_escape("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
 }
 
 static void test_registry_errors(void)
