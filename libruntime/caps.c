@@ -139,7 +139,8 @@ int rt_caps_set(const uint64_t sets[RT_CAP__N], char *why, size_t whylen)
         /* The kernel refuses an ambient cap that is not both permitted and
          * inheritable; runc and crun skip those silently too. */
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM) {
-            snprintf(why, whylen, "raise ambient %s: %s", rt_cap_name(c), strerror(errno));
+            snprintf(why, whylen, "raise ambient %s: %s",
+                     rt_cap_name(c) ? rt_cap_name(c) : "capability", strerror(errno));
             return -errno;
         }
     }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ void rt_cgroup_free(struct rt_cgroups *cg)
     for (size_t i = 0; i < cg->n; i++)
         hier_free(&cg->h[i]);
     cg->n = 0;
+}
+
+/* Pure cgroup v2: hierarchies found, none of them v1. */
+static void set_unified(struct rt_cgroups *cg)
+{
+    bool v1 = false;
+    for (size_t i = 0; i < cg->n; i++)
+        v1 |= !cg->h[i].v2;
+    cg->unified = !v1 && cg->n > 0;
 }
 
 static bool has_controller(const char *list, const char *want)
@@ -157,17 +167,20 @@ static char *join_path(const char *base, const char *rel)
 
 static bool path_safe(const char *p)
 {
-    /* No "..": a cgroupsPath must not climb out of the hierarchy. */
+    /* No "." or "..", and a name below the root: a cgroupsPath must neither
+     * climb out of the hierarchy nor name the runtime's own cgroup or the
+     * root, whose processes kill --all and delete would signal. */
+    size_t names = 0;
     for (const char *s = p; *s;) {
         while (*s == '/')
             s++;
-        const char *e = strchr(s, '/');
-        size_t len = e ? (size_t)(e - s) : strlen(s);
-        if (len == 2 && s[0] == '.' && s[1] == '.')
+        size_t len = strcspn(s, "/");
+        if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
             return false;
+        names += len > 0;
         s += len;
     }
-    return strlen(p) < 2048;
+    return names > 0 && strlen(p) < 2048;
 }
 
 int rt_cgroup_plan(struct rt_cgroups *cg, const char *cgroups_path, const char *id,
@@ -176,7 +189,10 @@ int rt_cgroup_plan(struct rt_cgroups *cg, const char *cgroups_path, const char *
     memset(cg, 0, sizeof(*cg));
     const char *want = cgroups_path && *cgroups_path ? cgroups_path : id;
     if (!path_safe(want))
-        return oci_error_set(err, OCI_ERR_INVALID, "linux.cgroupsPath `%s`: contains ..", want);
+        return oci_error_set(err, OCI_ERR_INVALID,
+                             "linux.cgroupsPath `%s`: not a cgroup below the hierarchy (empty, "
+                             "\".\" or \"..\")",
+                             want);
     if (strchr(want, ':') && want[0] != '/')
         return oci_error_set(err, OCI_ERR_UNSUPPORTED,
                              "unsupported: linux.cgroupsPath `%s` (systemd slice:prefix:name)",
@@ -252,10 +268,7 @@ int rt_cgroup_plan(struct rt_cgroups *cg, const char *cgroups_path, const char *
         }
         cg->n++;
     }
-    size_t nv1 = 0;
-    for (size_t i = 0; i < cg->n; i++)
-        nv1 += !cg->h[i].v2;
-    cg->unified = nv1 == 0 && cg->n > 0;
+    set_unified(cg);
     return 0;
 }
 
@@ -326,8 +339,9 @@ static void undo_dirs(const struct rt_cgroup_hier *h, int first, int last)
 
 /* mkdir -p, remembering how many trailing components were new so delete
  * removes exactly those. */
-static int make_dirs(struct rt_cgroup_hier *h, bool cpuset, struct oci_error **err)
+static int make_dirs(struct rt_cgroup_hier *h, struct oci_error **err)
 {
+    bool cpuset = !h->v2 && has_controller(h->controllers, "cpuset");
     size_t mlen = strlen(h->mnt), len = strlen(h->path);
     char *p = h->path;
     int total = 0, idx = 0, first_new = 0;
@@ -360,10 +374,75 @@ static int make_dirs(struct rt_cgroup_hier *h, bool cpuset, struct oci_error **e
     return 0;
 }
 
+/* The cgroup2 directory of the container, when it has one. */
+static struct rt_cgroup_hier *v2_hier(struct rt_cgroups *cg)
+{
+    for (size_t i = 0; i < cg->n; i++)
+        if (cg->h[i].v2)
+            return &cg->h[i];
+    return NULL;
+}
+
+static bool permission_errno(int e)
+{
+    return e == EACCES || e == EPERM || e == EROFS;
+}
+
+/* The limits a config asks for, by the controller that enforces each. */
+struct limit {
+    const char *key, *controller;
+};
+
+static size_t asked_limits(const struct rt_resources *r, struct limit out[4])
+{
+    size_t n = 0;
+    if (r->has_memory)
+        out[n++] = (struct limit){"linux.resources.memory", "memory"};
+    if (r->has_shares || r->has_period || r->has_quota || r->has_rt_period || r->has_rt_runtime)
+        out[n++] = (struct limit){"linux.resources.cpu", "cpu"};
+    if ((r->cpus && *r->cpus) || (r->mems && *r->mems))
+        out[n++] = (struct limit){"linux.resources.cpu.cpus/mems", "cpuset"};
+    if (r->has_pids)
+        out[n++] = (struct limit){"linux.resources.pids", "pids"};
+    return n;
+}
+
+/* Writes one formatted value to a file of the cgroup directory. */
+static int __attribute__((format(printf, 4, 5)))
+write_fmt(const char *dir, const char *file, struct oci_error **err, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return write_at(dir, file, buf, err);
+}
+
+/* cpus and mems lists may be longer than write_fmt's buffer. */
+static int write_cpuset(const struct rt_cgroup_hier *h, const struct rt_resources *r,
+                        struct oci_error **err)
+{
+    int rr = 0;
+    if (r->cpus && *r->cpus)
+        rr = write_at(h->path, "cpuset.cpus", r->cpus, err);
+    if (rr >= 0 && r->mems && *r->mems)
+        rr = write_at(h->path, "cpuset.mems", r->mems, err);
+    return rr;
+}
+
+/* In apply_v1 and apply_v2: a value for the file of h, or return. */
+#define W(file, ...)                                                                               \
+    do {                                                                                           \
+        int w_r_ = write_fmt(h->path, file, err, __VA_ARGS__);                                     \
+        if (w_r_ < 0)                                                                              \
+            return w_r_;                                                                           \
+    } while (0)
+
 static int apply_v1(struct rt_cgroups *cg, const struct rt_resources *r, struct oci_error **err)
 {
-    char buf[64];
     const struct rt_cgroup_hier *h = NULL;
+    int rr;
 #define NEED(ctrl)                                                                                 \
     do {                                                                                           \
         if (!(h = rt_cgroup_find(cg, ctrl)))                                                       \
@@ -371,25 +450,17 @@ static int apply_v1(struct rt_cgroups *cg, const struct rt_resources *r, struct 
                                  "unsupported: linux.resources needs the %s cgroup controller",    \
                                  ctrl);                                                            \
     } while (0)
-#define W(file, fmt, val)                                                                          \
-    do {                                                                                           \
-        snprintf(buf, sizeof(buf), fmt, val);                                                      \
-        if (write_at(h->path, file, buf, err) < 0)                                                 \
-            return -OCI_ERR_IO;                                                                    \
-    } while (0)
     if (r->has_memory) {
         NEED("memory");
         if (r->has_mem_reservation)
             W("memory.soft_limit_in_bytes", "%lld", (long long)r->mem_reservation);
         if (r->has_mem_limit && r->has_mem_swap) {
             /* memsw must stay >= limit at every step: order the two writes. */
-            snprintf(buf, sizeof(buf), "%lld", (long long)r->mem_limit);
-            if (write_at(h->path, "memory.limit_in_bytes", buf, NULL) < 0) {
-                W("memory.memsw.limit_in_bytes", "%lld", (long long)r->mem_swap);
+            bool limit_done = write_fmt(h->path, "memory.limit_in_bytes", NULL, "%lld",
+                                        (long long)r->mem_limit) >= 0;
+            W("memory.memsw.limit_in_bytes", "%lld", (long long)r->mem_swap);
+            if (!limit_done)
                 W("memory.limit_in_bytes", "%lld", (long long)r->mem_limit);
-            } else {
-                W("memory.memsw.limit_in_bytes", "%lld", (long long)r->mem_swap);
-            }
         } else if (r->has_mem_limit) {
             W("memory.limit_in_bytes", "%lld", (long long)r->mem_limit);
         } else if (r->has_mem_swap) {
@@ -415,10 +486,8 @@ static int apply_v1(struct rt_cgroups *cg, const struct rt_resources *r, struct 
             W("cpu.rt_runtime_us", "%lld", (long long)r->cpu_rt_runtime);
         if ((r->cpus && *r->cpus) || (r->mems && *r->mems)) {
             NEED("cpuset");
-            if (r->cpus && *r->cpus && write_at(h->path, "cpuset.cpus", r->cpus, err) < 0)
-                return -OCI_ERR_IO;
-            if (r->mems && *r->mems && write_at(h->path, "cpuset.mems", r->mems, err) < 0)
-                return -OCI_ERR_IO;
+            if ((rr = write_cpuset(h, r, err)) < 0)
+                return rr;
         }
     }
     if (r->has_pids) {
@@ -428,7 +497,6 @@ static int apply_v1(struct rt_cgroups *cg, const struct rt_resources *r, struct 
         else
             W("pids.max", "%s", "max");
     }
-#undef W
 #undef NEED
     return 0;
 }
@@ -463,17 +531,19 @@ static int enable_missing(const char *dir, const char *want, struct oci_error **
 
 static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct oci_error **err)
 {
-    const struct rt_cgroup_hier *h = NULL;
-    for (size_t i = 0; i < cg->n; i++)
-        if (cg->h[i].v2)
-            h = &cg->h[i];
+    const struct rt_cgroup_hier *h = v2_hier(cg);
     if (!h)
         return oci_error_set(err, OCI_ERR_UNSUPPORTED, "unsupported: no cgroup2 hierarchy");
-    char buf[128];
-    /* Enable the controllers we need from the hierarchy's root down. */
+    /* Enable the controllers we need from the hierarchy's root down: only
+     * those the limits asked for use (what controller_usable checked). */
     char ctl[64] = "";
-    snprintf(ctl, sizeof(ctl), "%s%s%s", r->has_memory ? "+memory " : "",
-             r->has_cpu ? "+cpu +cpuset " : "", r->has_pids ? "+pids " : "");
+    struct limit want[4];
+    size_t nwant = asked_limits(r, want);
+    for (size_t i = 0; i < nwant; i++) {
+        append(ctl, sizeof(ctl), "+", 1);
+        append(ctl, sizeof(ctl), want[i].controller, strlen(want[i].controller));
+        append(ctl, sizeof(ctl), " ", 1);
+    }
     if (ctl[0]) {
         size_t mlen = strlen(h->mnt);
         _cleanup_free_ char *p = strdup(h->path);
@@ -489,12 +559,6 @@ static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct 
                 return rr;
         }
     }
-#define W(file, fmt, val)                                                                          \
-    do {                                                                                           \
-        snprintf(buf, sizeof(buf), fmt, val);                                                      \
-        if (write_at(h->path, file, buf, err) < 0)                                                 \
-            return -OCI_ERR_IO;                                                                    \
-    } while (0)
     if (r->has_memory) {
         if (r->has_mem_reservation)
             W("memory.low", "%lld", (long long)r->mem_reservation);
@@ -527,19 +591,16 @@ static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct 
         if ((r->has_quota && r->cpu_quota) || (r->has_period && r->cpu_period)) {
             unsigned long long period = r->has_period && r->cpu_period ? r->cpu_period : 100000;
             if (r->has_quota && r->cpu_quota > 0)
-                snprintf(buf, sizeof(buf), "%lld %llu", (long long)r->cpu_quota, period);
+                W("cpu.max", "%lld %llu", (long long)r->cpu_quota, period);
             else
-                snprintf(buf, sizeof(buf), "max %llu", period);
-            if (write_at(h->path, "cpu.max", buf, err) < 0)
-                return -OCI_ERR_IO;
+                W("cpu.max", "max %llu", period);
         }
         if (r->has_rt_period || r->has_rt_runtime)
             return oci_error_set(err, OCI_ERR_UNSUPPORTED,
                                  "unsupported: realtime cpu limits on cgroup v2");
-        if (r->cpus && *r->cpus && write_at(h->path, "cpuset.cpus", r->cpus, err) < 0)
-            return -OCI_ERR_IO;
-        if (r->mems && *r->mems && write_at(h->path, "cpuset.mems", r->mems, err) < 0)
-            return -OCI_ERR_IO;
+        int rr = write_cpuset(h, r, err);
+        if (rr < 0)
+            return rr;
     }
     if (r->has_pids) {
         if (r->pids_limit > 0)
@@ -547,9 +608,9 @@ static int apply_v2(struct rt_cgroups *cg, const struct rt_resources *r, struct 
         else
             W("pids.max", "%s", "max");
     }
-#undef W
     return 0;
 }
+#undef W
 
 /* The devices the runtime creates by default are always allowed, after the
  * config's own rules - as runc and crun do - and so is each linux.devices. */
@@ -589,15 +650,6 @@ static int apply_devices_v1(struct rt_cgroups *cg, const struct ort_config *c,
     return 0;
 }
 
-/* The cgroup2 directory of the container, when it has one. */
-static struct rt_cgroup_hier *v2_hier(struct rt_cgroups *cg)
-{
-    for (size_t i = 0; i < cg->n; i++)
-        if (cg->h[i].v2)
-            return &cg->h[i];
-    return NULL;
-}
-
 /* cgroup2 has no devices files: an eBPF program attached to the directory
  * decides.  On a pure v2 host it is the only enforcement, so a failure
  * fails the create; on a hybrid host the v1 controller enforces and the
@@ -630,30 +682,6 @@ static int apply_devices_v2(struct rt_cgroups *cg, const struct ort_config *c,
         return 0;
     }
     return r;
-}
-
-static bool permission_errno(int e)
-{
-    return e == EACCES || e == EPERM || e == EROFS;
-}
-
-/* The limits a config asks for, by the controller that enforces each. */
-struct limit {
-    const char *key, *controller;
-};
-
-static size_t asked_limits(const struct rt_resources *r, struct limit out[4])
-{
-    size_t n = 0;
-    if (r->has_memory)
-        out[n++] = (struct limit){"linux.resources.memory", "memory"};
-    if (r->has_shares || r->has_period || r->has_quota || r->has_rt_period || r->has_rt_runtime)
-        out[n++] = (struct limit){"linux.resources.cpu", "cpu"};
-    if ((r->cpus && *r->cpus) || (r->mems && *r->mems))
-        out[n++] = (struct limit){"linux.resources.cpu.cpus/mems", "cpuset"};
-    if (r->has_pids)
-        out[n++] = (struct limit){"linux.resources.pids", "pids"};
-    return n;
 }
 
 bool rt_cgroup_limits_asked(const struct ort_config *c)
@@ -706,7 +734,7 @@ static int create_rootless(struct rt_cgroups *cg, struct oci_error **err)
     for (size_t i = 0; i < cg->n;) {
         struct rt_cgroup_hier *h = &cg->h[i];
         struct oci_error *e = NULL;
-        int r = make_dirs(h, !h->v2 && has_controller(h->controllers, "cpuset"), &e);
+        int r = make_dirs(h, &e);
         if (r >= 0) {
             i++;
             continue;
@@ -733,10 +761,7 @@ static int create_rootless(struct rt_cgroups *cg, struct oci_error **err)
     }
     /* What is left decides the mode: on a hybrid host a delegated cgroup2
      * directory alone is a pure v2 setup for this container. */
-    size_t nv1 = 0;
-    for (size_t i = 0; i < cg->n; i++)
-        nv1 += !cg->h[i].v2;
-    cg->unified = nv1 == 0 && cg->n > 0;
+    set_unified(cg);
     return 0;
 }
 
@@ -763,37 +788,32 @@ int rt_cgroup_create(struct rt_cgroups *cg, const struct ort_config *c, struct o
             return r;
     } else {
         for (size_t i = 0; i < cg->n; i++) {
-            struct rt_cgroup_hier *h = &cg->h[i];
-            int r = make_dirs(h, !h->v2 && has_controller(h->controllers, "cpuset"), err);
+            int r = make_dirs(&cg->h[i], err);
             if (r < 0)
                 return r;
         }
     }
     if (!c->has_resources)
         return 0;
-    if (cg->rootless) {
-        struct limit want[4];
-        size_t n = asked_limits(&c->res, want);
-        for (size_t i = 0; i < n; i++)
-            if (!controller_usable(cg, want[i].controller))
-                return oci_error_set(
-                    err, OCI_ERR_UNSUPPORTED,
-                    "rootless container: %s needs the %s controller in a cgroup this user may "
-                    "write - a delegated cgroup v2 subtree (e.g. systemd-run --user -p "
-                    "Delegate=yes); %s%s",
-                    want[i].key, want[i].controller, cg->skipped[0] ? "not writable here: " : "",
-                    cg->skipped[0] ? cg->skipped : "the writable cgroup here does not offer it");
-    }
-    if (!cg->rootless && cg->unified) {
-        struct limit want[4];
-        size_t n = asked_limits(&c->res, want);
-        for (size_t i = 0; i < n; i++)
-            if (!controller_usable(cg, want[i].controller))
-                return oci_error_set(err, OCI_ERR_UNSUPPORTED,
-                                     "unsupported: %s: the %s controller is not available in "
-                                     "this cgroup2 hierarchy (bound to a cgroup v1 hierarchy, "
-                                     "or not enabled above %s)",
-                                     want[i].key, want[i].controller, v2_hier(cg)->path);
+    /* apply_v1 names a missing v1 controller itself. */
+    struct limit want[4];
+    size_t nwant = cg->rootless || cg->unified ? asked_limits(&c->res, want) : 0;
+    for (size_t i = 0; i < nwant; i++) {
+        if (controller_usable(cg, want[i].controller))
+            continue;
+        if (cg->rootless)
+            return oci_error_set(
+                err, OCI_ERR_UNSUPPORTED,
+                "rootless container: %s needs the %s controller in a cgroup this user may "
+                "write - a delegated cgroup v2 subtree (e.g. systemd-run --user -p "
+                "Delegate=yes); %s%s",
+                want[i].key, want[i].controller, cg->skipped[0] ? "not writable here: " : "",
+                cg->skipped[0] ? cg->skipped : "the writable cgroup here does not offer it");
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                             "unsupported: %s: the %s controller is not available in this "
+                             "cgroup2 hierarchy (bound to a cgroup v1 hierarchy, or not enabled "
+                             "above %s)",
+                             want[i].key, want[i].controller, v2_hier(cg)->path);
     }
     int r = cg->unified ? apply_v2(cg, &c->res, err) : apply_v1(cg, &c->res, err);
     if (r < 0)
@@ -976,9 +996,6 @@ int rt_cgroup_from_json(struct rt_cgroups *cg, json_object *a)
         if (!h->mnt || !h->controllers || !h->path || !h->rel)
             return -1;
     }
-    size_t nv1 = 0;
-    for (size_t i = 0; i < cg->n; i++)
-        nv1 += !cg->h[i].v2;
-    cg->unified = nv1 == 0 && cg->n > 0;
+    set_unified(cg);
     return 0;
 }

@@ -30,6 +30,19 @@ bool rt_devices_needed(const struct ort_config *c)
     return true;
 }
 
+/* Whether a path has a ".." component: a device path, bound from the host
+ * in a user namespace, must stay below the host's /dev too. */
+static bool climbs(const char *path)
+{
+    for (const char *s = path; *s;) {
+        size_t len = strcspn(s, "/");
+        if (len == 2 && s[0] == '.' && s[1] == '.')
+            return true;
+        s += len + (s[len] == '/');
+    }
+    return false;
+}
+
 static int make_node(int rootfd, const char *path, char type, unsigned maj, unsigned min,
                      mode_t mode, uid_t uid, gid_t gid, bool bind, char *why, size_t whylen)
 {
@@ -61,10 +74,9 @@ static int make_node(int rootfd, const char *path, char type, unsigned maj, unsi
         }
         close(fd);
         _cleanup_close_ int tfd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        char host[4096], target[32];
-        snprintf(host, sizeof(host), "%s", path);
+        char target[32];
         snprintf(target, sizeof(target), "/proc/self/fd/%d", tfd);
-        if (tfd < 0 || mount(host, target, NULL, MS_BIND, NULL) < 0) {
+        if (tfd < 0 || mount(path, target, NULL, MS_BIND, NULL) < 0) {
             snprintf(why, whylen, "device %s: bind mount from the host: %s", path, strerror(errno));
             return -errno;
         }
@@ -132,7 +144,7 @@ int rt_devices_setup(struct rt_plan *p, int rootfd, bool userns, char *why, size
     }
     for (size_t i = 0; i < c->n_devices; i++) {
         const struct rt_device *d = &c->devices[i];
-        if (d->path[0] != '/' || strncmp(d->path, "/dev/", 5) != 0) {
+        if (strncmp(d->path, "/dev/", 5) != 0 || climbs(d->path)) {
             snprintf(why, whylen, "linux.devices[%zu].path %s: not below /dev", i, d->path);
             return -EINVAL;
         }

@@ -31,8 +31,9 @@ static int run_one(const struct rt_hook *h, const char *kind, size_t idx, const 
     /* A socket, not a pipe: send(MSG_NOSIGNAL) survives a hook that never
      * reads stdin, without touching SIGPIPE (the container inherits it). */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        snprintf(why, whylen, "%s hook %zu: socketpair: %s", kind, idx, strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(why, whylen, "%s hook %zu: socketpair: %s", kind, idx, strerror(e));
+        return -e;
     }
     static const char *const empty[] = {NULL};
     const char *argv0[] = {h->path, NULL};

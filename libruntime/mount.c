@@ -77,7 +77,7 @@ int rt_mkpath_in_root(int rootfd, const char *path, bool file, char *why, size_t
         return -ENAMETOOLONG;
     }
     int fd = rt_open_in_root(rootfd, path, O_PATH);
-    if (fd >= 0 || fd != -ENOENT) {
+    if (fd != -ENOENT) {
         if (fd < 0)
             snprintf(why, whylen, "resolve %s in the rootfs: %s", path, strerror(-fd));
         return fd;

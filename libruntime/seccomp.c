@@ -16,10 +16,23 @@ struct rt_seccomp_prog {
     scmp_filter_ctx ctx;
 };
 
-static const struct {
+/* The config's names for libseccomp's constants. */
+struct name_val {
     const char *name;
-    uint32_t action;
-} actions[] = {
+    uint32_t val;
+};
+
+static int lookup(const struct name_val *t, size_t n, const char *name, uint32_t *out)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(t[i].name, name) == 0) {
+            *out = t[i].val;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct name_val actions[] = {
     {"SCMP_ACT_KILL", SCMP_ACT_KILL},
     {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
     {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
@@ -33,18 +46,10 @@ static const struct {
 
 int rt_seccomp_action(const char *name, uint32_t *action)
 {
-    for (size_t i = 0; i < OCI_ARRAY_SIZE(actions); i++)
-        if (strcmp(actions[i].name, name) == 0) {
-            *action = actions[i].action;
-            return 0;
-        }
-    return -1;
+    return lookup(actions, OCI_ARRAY_SIZE(actions), name, action);
 }
 
-static const struct {
-    const char *name;
-    uint32_t arch;
-} archs[] = {
+static const struct name_val archs[] = {
     {"SCMP_ARCH_X86", SCMP_ARCH_X86},
     {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
     {"SCMP_ARCH_X32", SCMP_ARCH_X32},
@@ -68,18 +73,10 @@ static const struct {
 
 int rt_seccomp_arch(const char *name, uint32_t *arch)
 {
-    for (size_t i = 0; i < OCI_ARRAY_SIZE(archs); i++)
-        if (strcmp(archs[i].name, name) == 0) {
-            *arch = archs[i].arch;
-            return 0;
-        }
-    return -1;
+    return lookup(archs, OCI_ARRAY_SIZE(archs), name, arch);
 }
 
-static const struct {
-    const char *name;
-    int op;
-} ops[] = {
+static const struct name_val ops[] = {
     {"SCMP_CMP_NE", SCMP_CMP_NE},
     {"SCMP_CMP_LT", SCMP_CMP_LT},
     {"SCMP_CMP_LE", SCMP_CMP_LE},
@@ -91,13 +88,10 @@ static const struct {
 
 int rt_seccomp_op(const char *name, int *op)
 {
-    for (size_t i = 0; i < OCI_ARRAY_SIZE(ops); i++)
-        if (name && strcmp(ops[i].name, name) == 0) {
-            *op = ops[i].op;
-            return 0;
-        }
-    *op = SCMP_CMP_EQ;
-    return -1;
+    uint32_t v = SCMP_CMP_EQ;
+    int r = lookup(ops, OCI_ARRAY_SIZE(ops), name, &v);
+    *op = (int)v;
+    return r;
 }
 
 static uint32_t with_errno(uint32_t action, bool has, uint32_t e)

@@ -107,6 +107,18 @@ inside devdeny 'head -c1 /dev/fuse 2>&1' \
     "c['linux']['devices'] = [{'path': '/dev/fuse', 'type': 'c', 'major': 10, 'minor': 229, 'fileMode': 438}]" \
     "c['linux']['resources']['devices'] = [{'allow': False, 'access': 'rwm'}, {'allow': False, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rwm'}]"
 expect_match "a device the config lists is allowed by the cgroup (not EPERM)" "$OUT" "No such device|Operation not permitted|."
+inside devclimb 'echo ran' \
+    "c['linux']['devices'] = [{'path': '/dev/../etc/devx', 'type': 'c', 'major': 1, 'minor': 3}]"
+check "a linux.devices path climbing out of /dev is refused" test "$RC" != 0
+expect_match "... naming it" "$OUT" "/dev/../etc/devx: not below /dev"
+check "... creating nothing" test ! -e "$T/rootfs/etc/devx"
+# The runtime's own cgroup or a hierarchy's root is no container's: kill
+# --all and delete would signal every process in it.
+for cgp in . / ../x; do
+    inside cgpath 'echo ran' "c['linux']['cgroupsPath'] = '$cgp'"
+    check "cgroupsPath '$cgp' is refused" test "$RC" != 0
+    expect_match "... naming it" "$OUT" "linux.cgroupsPath \`$cgp\`: not a cgroup below the hierarchy"
+done
 
 # cgroup v2 device control: an eBPF program on the container's cgroup2
 # directory (the only enforcement on a pure v2 host; on this hybrid host a
