@@ -137,6 +137,11 @@ static int spill_file(struct oimg_unpack_stream *s, struct oci_error **err)
 static int spool_write(struct oimg_unpack_stream *s, struct blob *b, const char *buf, size_t len,
                        struct oci_error **err)
 {
+    /* Whatever the source: the spool never outgrows the descriptor, and
+     * the config (always in memory) stays within its cap. */
+    if (b->d->size < 0 || len > (uint64_t)b->d->size - b->w)
+        return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH, "blob %s: more than its %lld bytes",
+                             b->d->digest.str, (long long)b->d->size);
     while (len > 0 && b->fd < 0) {
         if (b->tail && b->tail->len < CHUNK) {
             size_t n = CHUNK - b->tail->len;
@@ -149,10 +154,6 @@ static int spool_write(struct oimg_unpack_stream *s, struct blob *b, const char 
             len -= n;
             continue;
         }
-        if (b->is_config && b->w + len > (uint64_t)b->d->size)
-            return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
-                                 "config %s: more than its %lld bytes", b->d->digest.str,
-                                 (long long)b->d->size);
         /* The config stays in memory whatever the budget (it is capped). */
         if (!b->is_config && s->mem_used + CHUNK > MEM_BUDGET) {
             int fd = spill_file(s, err);
@@ -225,7 +226,6 @@ static struct blob *live_blob(struct oimg_unpack_stream *s, const struct oimg_de
 int oimg_unpack_stream_blob_begin(void *ud, const struct oimg_descriptor *d, struct oci_error **err)
 {
     struct oimg_unpack_stream *s = ud;
-    (void)err;
     if (!s->m)
         return oci_error_set(err, OCI_ERR_STATE, "streamed unpack: a blob before the manifest");
     pthread_mutex_lock(&s->mu);
@@ -253,7 +253,6 @@ int oimg_unpack_stream_blob_data(void *ud, const struct oimg_descriptor *d, cons
                                  size_t len, struct oci_error **err)
 {
     struct oimg_unpack_stream *s = ud;
-    (void)err;
     if (!s->m)
         return oci_error_set(err, OCI_ERR_STATE, "streamed unpack: a blob before the manifest");
     pthread_mutex_lock(&s->mu);
@@ -283,7 +282,6 @@ int oimg_unpack_stream_blob_end(void *ud, const struct oimg_descriptor *d, int s
                                 struct oci_error **err)
 {
     struct oimg_unpack_stream *s = ud;
-    (void)err;
     if (!s->m)
         return oci_error_set(err, OCI_ERR_STATE, "streamed unpack: a blob before the manifest");
     pthread_mutex_lock(&s->mu);
@@ -338,6 +336,8 @@ static int wait_blob(struct oimg_unpack_stream *s, struct blob *b, bool dup, str
         return oci_error_set(err, OCI_ERR_STATE, "cancelled");
     if (b->state == B_FAILED)
         return oci_error_set(err, -b->code, "%s", b->err && b->err->msg ? b->err->msg : "failed");
+    if (dup && !s->l)
+        return oci_error_set(err, OCI_ERR_STATE, "no layout for a repeated layer");
     if (b->use_layout || (dup && b->state == B_DONE))
         return 1;
     if (s->source_done && b->state == B_WAIT && !b->started && s->l) {
@@ -348,9 +348,7 @@ static int wait_blob(struct oimg_unpack_stream *s, struct blob *b, bool dup, str
         b->use_layout = true;
         return 1;
     }
-    if (dup)
-        return s->l ? 1 : oci_error_set(err, OCI_ERR_STATE, "no layout for a repeated layer");
-    return 0;
+    return dup ? 1 : 0;
 }
 
 /* Copies spooled memory bytes out (mu held); 0 when none are there. */

@@ -11,13 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <zlib.h>
 
 #include <ociimg/bundle.h>
+#include <ociimg/digest.h>
 #include <ociimg/model.h>
 
 #include "t.h"
@@ -95,6 +98,59 @@ static inline int bt_sh(const char *fmt, ...)
     int st = system(cmd);
     free(cmd);
     return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* Bytes in memory (exits when out of it). */
+struct bt_buf {
+    unsigned char *p;
+    size_t n;
+};
+
+/* The tree at dir as a tar, made by our own writer. */
+static inline struct bt_buf bt_tar_of(const char *dir)
+{
+    int mfd = memfd_create("tar", MFD_CLOEXEC);
+    int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct oci_error *e = NULL;
+    if (oimg_export_tar(rfd, mfd, false, NULL, NULL, &e) < 0) {
+        fprintf(stderr, "tar %s: %s\n", dir, e ? e->msg : "?");
+        exit(1);
+    }
+    struct bt_buf b;
+    b.n = (size_t)lseek(mfd, 0, SEEK_END);
+    b.p = malloc(b.n);
+    if (!b.p || pread(mfd, b.p, b.n, 0) != (ssize_t)b.n)
+        exit(1);
+    close(mfd);
+    close(rfd);
+    return b;
+}
+
+static inline struct bt_buf bt_gzip_of(struct bt_buf in, int level)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        exit(1);
+    struct bt_buf out;
+    size_t cap = deflateBound(&z, in.n) + 64;
+    out.p = malloc(cap);
+    z.next_in = in.p;
+    z.avail_in = (uInt)in.n;
+    z.next_out = out.p;
+    z.avail_out = (uInt)cap;
+    if (!out.p || deflate(&z, Z_FINISH) != Z_STREAM_END)
+        exit(1);
+    out.n = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static inline struct oimg_digest bt_sha(struct bt_buf b)
+{
+    struct oimg_digest d;
+    if (oimg_digest_buffer(&d, OIMG_DIGEST_SHA256, b.p, b.n, NULL) < 0)
+        exit(1);
+    return d;
 }
 
 /* An image config from JSON text (exits if it does not parse). */

@@ -239,6 +239,15 @@ static inline bool t_has_problem(const struct oimg_verify_report *rep, const cha
     return false;
 }
 
+/* gc reported item (a digest or a path) among what it removed. */
+static inline bool t_gc_removed(const struct oimg_gc_report *rep, const char *item)
+{
+    for (size_t i = 0; i < rep->n_removed; i++)
+        if (strcmp(rep->removed[i], item) == 0)
+            return true;
+    return false;
+}
+
 static inline size_t t_count_dir(struct oimg_layout *l, const char *rel)
 {
     char *p = t_fmt("%s/%s", oimg_layout_path(l), rel);

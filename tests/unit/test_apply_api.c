@@ -68,27 +68,6 @@ static size_t gzip_member(unsigned char *out, size_t cap, const unsigned char *i
     return n;
 }
 
-struct mem_reader {
-    const unsigned char *p;
-    size_t len, pos, chunk;
-    size_t fail_at; /* 0 = never */
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len, struct oci_error **err)
-{
-    struct mem_reader *m = ctx;
-    if (m->fail_at && m->pos >= m->fail_at)
-        return oci_error_set(err, OCI_ERR_NETWORK, "connection reset by test");
-    size_t n = m->len - m->pos;
-    if (n > len)
-        n = len;
-    if (m->chunk && n > m->chunk)
-        n = m->chunk;
-    memcpy(buf, m->p + m->pos, n);
-    m->pos += n;
-    return (ssize_t)n;
-}
-
 /* Applies blob into a fresh rootfs; returns the result, fills st and msg. */
 static int apply_blob(const char *media, const unsigned char *blob, size_t len, size_t chunk,
                       size_t fail_at, const struct oimg_digest *diff_id,

@@ -101,25 +101,6 @@ static void gz_member(struct buf *out, const unsigned char *in, size_t len, int 
     free(o);
 }
 
-struct mem_reader {
-    const unsigned char *p;
-    size_t len, pos, chunk;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len, struct oci_error **err)
-{
-    (void)err;
-    struct mem_reader *m = ctx;
-    size_t n = m->len - m->pos;
-    if (n > len)
-        n = len;
-    if (m->chunk && n > m->chunk)
-        n = m->chunk;
-    memcpy(buf, m->p + m->pos, n);
-    m->pos += n;
-    return (ssize_t)n;
-}
-
 struct result {
     int rc;
     struct oimg_apply_stats st;
@@ -137,7 +118,7 @@ static struct result apply_gz(const unsigned char *blob, size_t len, size_t chun
     o.no_sync = true;
     struct oimg_applier *a = NULL;
     struct oci_error *err = NULL;
-    struct mem_reader m = {blob, len, 0, chunk};
+    struct mem_reader m = {blob, len, 0, chunk, 0};
     struct oimg_reader r = {mem_read, &m};
     struct result res = {0};
     res.rc = oimg_applier_new(&a, rootfd, &o, &err);

@@ -160,4 +160,27 @@ static inline int treecmp_spec(const char *spec, const char *root)
     return run(PYTHON " '%s/tests/lib/treecmp.py' --spec '%s' '%s'", srcdir(), spec, root);
 }
 
+/* A blob in memory, handed out at most chunk bytes at a time (0: any), failing
+ * once fail_at bytes were read (0: never). */
+struct mem_reader {
+    const unsigned char *p;
+    size_t len, pos, chunk;
+    size_t fail_at; /* 0 = never */
+};
+
+static inline ssize_t mem_read(void *ctx, void *buf, size_t len, struct oci_error **err)
+{
+    struct mem_reader *m = ctx;
+    if (m->fail_at && m->pos >= m->fail_at)
+        return oci_error_set(err, OCI_ERR_NETWORK, "connection reset by test");
+    size_t n = m->len - m->pos;
+    if (n > len)
+        n = len;
+    if (m->chunk && n > m->chunk)
+        n = m->chunk;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    return (ssize_t)n;
+}
+
 #endif

@@ -6,11 +6,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-
-#include <zlib.h>
 
 #include <ociimg/bundle.h>
 #include <ociimg/cleanup.h>
@@ -23,58 +20,7 @@
 static char *top;
 static struct oimg_layout *lay;
 
-struct buf {
-    unsigned char *p;
-    size_t n;
-};
-
-/* The tree at dir as a tar, made by our own writer. */
-static struct buf tar_of(const char *dir)
-{
-    int mfd = memfd_create("tar", MFD_CLOEXEC);
-    int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct oci_error *e = NULL;
-    if (oimg_export_tar(rfd, mfd, false, NULL, NULL, &e) < 0) {
-        fprintf(stderr, "tar %s: %s\n", dir, e ? e->msg : "?");
-        exit(1);
-    }
-    struct buf b;
-    b.n = (size_t)lseek(mfd, 0, SEEK_END);
-    b.p = malloc(b.n);
-    if (pread(mfd, b.p, b.n, 0) != (ssize_t)b.n)
-        exit(1);
-    close(mfd);
-    close(rfd);
-    return b;
-}
-
-static struct buf gzip_of(struct buf in, int level)
-{
-    z_stream z = {0};
-    if (deflateInit2(&z, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        exit(1);
-    struct buf out;
-    out.p = malloc(deflateBound(&z, in.n) + 64);
-    z.next_in = in.p;
-    z.avail_in = (uInt)in.n;
-    z.next_out = out.p;
-    z.avail_out = (uInt)(deflateBound(&z, in.n) + 64);
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
-        exit(1);
-    out.n = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
-static struct oimg_digest sha(struct buf b)
-{
-    struct oimg_digest d;
-    if (oimg_digest_buffer(&d, OIMG_DIGEST_SHA256, b.p, b.n, NULL) < 0)
-        exit(1);
-    return d;
-}
-
-static struct oimg_digest put(struct buf b)
+static struct oimg_digest put(struct bt_buf b)
 {
     struct oimg_digest d;
     struct oci_error *e = NULL;
@@ -87,21 +33,21 @@ static struct oimg_digest put(struct buf b)
 
 /* An image of one layer: blob (as stored) with media type mt, diff_id,
  * config fields; tagged name.  size_delta skews the declared layer size. */
-static void image(const char *name, struct buf blob, const char *mt, struct oimg_digest diff_id,
+static void image(const char *name, struct bt_buf blob, const char *mt, struct oimg_digest diff_id,
                   const char *config_fields, long size_delta)
 {
     struct oimg_digest ld = put(blob);
     char *cfg = bt_fmt("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{%s},"
                        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
                        config_fields, diff_id.str);
-    struct buf cb = {(unsigned char *)cfg, strlen(cfg)};
+    struct bt_buf cb = {(unsigned char *)cfg, strlen(cfg)};
     struct oimg_digest cd = put(cb);
     char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
                        "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":\"%s\","
                        "\"digest\":\"%s\",\"size\":%ld}]}",
                        OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, cd.str, cb.n, mt, ld.str,
                        (long)blob.n + size_delta);
-    struct buf mb = {(unsigned char *)man, strlen(man)};
+    struct bt_buf mb = {(unsigned char *)man, strlen(man)};
     struct oimg_descriptor desc = {0};
     desc.media_type = strdup(OIMG_MT_OCI_MANIFEST);
     desc.digest = put(mb);
@@ -116,7 +62,7 @@ static void image(const char *name, struct buf blob, const char *mt, struct oimg
     free(man);
 }
 
-static struct buf good_tar, good_gz;
+static struct bt_buf good_tar, good_gz;
 
 static void setup(void)
 {
@@ -130,8 +76,8 @@ static void setup(void)
     char *p = bt_fmt("%s/etc/localtime", src);
     CHECK(symlink("/usr/share/zoneinfo/UTC", p) == 0);
     free(p);
-    good_tar = tar_of(src);
-    good_gz = gzip_of(good_tar, 6);
+    good_tar = bt_tar_of(src);
+    good_gz = bt_gzip_of(good_tar, 6);
     free(src);
 
     char *lp = bt_fmt("%s/layout", top);
@@ -141,11 +87,11 @@ static void setup(void)
         exit(1);
     }
     free(lp);
-    struct oimg_digest diff = sha(good_tar);
+    struct oimg_digest diff = bt_sha(good_tar);
     image("good", good_gz, OIMG_MT_OCI_LAYER_GZIP, diff,
           "\"Cmd\":[\"/bin/hello\"],\"User\":\"app\"", 0);
     image("plain", good_tar, OIMG_MT_OCI_LAYER, diff, "\"Cmd\":[\"/bin/hello\"]", 0);
-    struct oimg_digest wrong = sha((struct buf){(unsigned char *)"x", 1});
+    struct oimg_digest wrong = bt_sha((struct bt_buf){(unsigned char *)"x", 1});
     image("bad-diffid", good_gz, OIMG_MT_OCI_LAYER_GZIP, wrong, "\"Cmd\":[\"x\"]", 0);
     image("bad-user", good_gz, OIMG_MT_OCI_LAYER_GZIP, diff, "\"User\":\"nobody\"", 0);
     image("short-size", good_gz, OIMG_MT_OCI_LAYER_GZIP, diff, "\"Cmd\":[\"x\"]", -10);
@@ -153,12 +99,12 @@ static void setup(void)
 
     /* The same tar compressed differently, stored under the digest of the
      * first compression: diff_id right, blob digest wrong. */
-    struct buf gz1 = gzip_of(good_tar, 1);
+    struct bt_buf gz1 = bt_gzip_of(good_tar, 1);
     image("bad-blob", gz1, OIMG_MT_OCI_LAYER_GZIP, diff, "\"Cmd\":[\"x\"]", 0);
-    struct buf gz9 = gzip_of(good_tar, 9);
+    struct bt_buf gz9 = bt_gzip_of(good_tar, 9);
     if (gz9.n == gz1.n)
-        gz9 = gzip_of(good_tar, 0);
-    struct oimg_digest g1 = sha(gz1);
+        gz9 = bt_gzip_of(good_tar, 0);
+    struct oimg_digest g1 = bt_sha(gz1);
     char *rel = bt_fmt("%s/layout/blobs/sha256/%s", top, oimg_digest_encoded(&g1));
     int fd = open(rel, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) {
@@ -377,7 +323,7 @@ static void test_rootfs_only_and_export(void)
     char *out = bt_fmt("%s/out.tar", dir);
     CHECK_OK(oimg_export_file(NULL, lay, &d, out, &o, T_ERR));
     int fd = open(out, O_RDONLY | O_CLOEXEC);
-    struct buf b = {malloc(good_tar.n + 1), 0};
+    struct bt_buf b = {malloc(good_tar.n + 1), 0};
     b.n = (size_t)read(fd, b.p, good_tar.n + 1);
     close(fd);
     CHECK(b.n == good_tar.n && memcmp(b.p, good_tar.p, b.n) == 0);

@@ -75,14 +75,6 @@ static void end_writer(pid_t pid)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static bool removed(const struct oimg_gc_report *rep, const char *what)
-{
-    for (size_t i = 0; i < rep->n_removed; i++)
-        if (strcmp(rep->removed[i], what) == 0)
-            return true;
-    return false;
-}
-
 static void test_no_wait_refuses(void)
 {
     char *top = NULL;
@@ -120,10 +112,10 @@ static void test_waits_for_writer(void)
      * the timeout that ended the wait. */
     CHECK(took >= 250 && took < 8000);
     end_writer(c);
-    CHECK(removed(&rep, junk.str));
+    CHECK(t_gc_removed(&rep, junk.str));
     struct oimg_descriptor d;
     CHECK_OK(oimg_layout_resolve(&d, l, "kept", NULL, T_ERR));
-    CHECK(!removed(&rep, d.digest.str));
+    CHECK(!t_gc_removed(&rep, d.digest.str));
     oimg_descriptor_clear(&d);
     CHECK_INT(t_verify(l, 0, true), 0);
     oimg_gc_report_clear(&rep);

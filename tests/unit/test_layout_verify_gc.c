@@ -243,14 +243,6 @@ static void test_verify_documents(void)
     free(top);
 }
 
-static bool report_has(const struct oimg_gc_report *g, const char *item)
-{
-    for (size_t i = 0; i < g->n_removed; i++)
-        if (strcmp(g->removed[i], item) == 0)
-            return true;
-    return false;
-}
-
 static void test_gc(void)
 {
     char *top = NULL;
@@ -269,7 +261,7 @@ static void test_gc(void)
     struct oimg_gc_report g = {0};
     CHECK_OK(oimg_layout_gc(&g, l, false, T_ERR));
     CHECK_INT(g.n_removed, 1);
-    CHECK(report_has(&g, stray.str));
+    CHECK(t_gc_removed(&g, stray.str));
     CHECK_INT(g.bytes_freed, 10);
     oimg_gc_report_clear(&g);
 
@@ -278,8 +270,8 @@ static void test_gc(void)
     /* Dry run: reported, nothing removed. */
     CHECK_OK(oimg_layout_gc(&g, l, true, T_ERR));
     CHECK_INT(g.n_removed, 3);
-    CHECK(report_has(&g, b.manifest.str) && report_has(&g, b.config.str) &&
-          report_has(&g, b.layer.str));
+    CHECK(t_gc_removed(&g, b.manifest.str) && t_gc_removed(&g, b.config.str) &&
+          t_gc_removed(&g, b.layer.str));
     CHECK_INT(g.bytes_freed, b.manifest_size + b.config_size + b.layer_size);
     oimg_gc_report_clear(&g);
     CHECK_INT(oimg_layout_blob_stat(l, &b.manifest, NULL, NULL), 1);
@@ -314,7 +306,7 @@ static void test_gc(void)
                          img.manifest.str, (long long)img.manifest_size);
         t_write_at(l, "index.json", ix, strlen(ix));
         CHECK_OK(oimg_layout_gc(&g, l, false, T_ERR));
-        CHECK(!report_has(&g, img.layer.str) && !report_has(&g, img.config.str));
+        CHECK(!t_gc_removed(&g, img.layer.str) && !t_gc_removed(&g, img.config.str));
         oimg_gc_report_clear(&g);
         CHECK_INT(oimg_layout_blob_stat(l, &img.layer, NULL, NULL), 1);
         char *lrel = t_blob_rel(&img.layer);
@@ -388,7 +380,7 @@ static void test_gc_writers_and_tmp(void)
     oimg_layout_free(other);
     /* Our own handle wrote blobs too (the image): gc on it is fine. */
     CHECK_OK(oimg_layout_gc(&g, l, false, T_ERR));
-    CHECK(report_has(&g, pending.str));
+    CHECK(t_gc_removed(&g, pending.str));
     oimg_gc_report_clear(&g);
 
     /* Temp files: old+unlocked removed, fresh kept, old+locked kept. */
@@ -402,7 +394,7 @@ static void test_gc_writers_and_tmp(void)
     CHECK(lfd >= 0 && flock(lfd, LOCK_SH) == 0);
     CHECK_OK(oimg_layout_gc(&g, l, true, T_ERR));
     CHECK_INT(g.n_removed, 1);
-    CHECK(report_has(&g, ".ociimg/tmp/blob-stale"));
+    CHECK(t_gc_removed(&g, ".ociimg/tmp/blob-stale"));
     oimg_gc_report_clear(&g);
     CHECK_INT(t_count_dir(l, ".ociimg/tmp"), 3);
     CHECK_OK(oimg_layout_gc(&g, l, false, T_ERR));
@@ -425,7 +417,7 @@ static void test_gc_writers_and_tmp(void)
     age(l, "README", 2 * 3600);
     CHECK_OK(oimg_layout_gc(&g, l, false, T_ERR));
     CHECK_INT(g.n_removed, 1);
-    CHECK(report_has(&g, ".ociimg-tmp-deadbeef"));
+    CHECK(t_gc_removed(&g, ".ociimg-tmp-deadbeef"));
     oimg_gc_report_clear(&g);
     CHECK(fstatat(oimg_layout_dirfd(l), ".ociimg-tmp-young", &st, 0) == 0);
     CHECK(fstatat(oimg_layout_dirfd(l), "README", &st, 0) == 0);

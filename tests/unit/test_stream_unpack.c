@@ -2,14 +2,13 @@
  * blobs out of order and interleaved (layer 3 before layer 1 finishes), a
  * later layer big enough to spill its spool to a file, a restart from byte
  * 0 before and after the applier read a blob, blobs taken from the layout,
- * a repeated layer, a fast layer, a corrupt byte and a cancel.  Each bundle is compared
- * with oimg_unpack of the same image through oimg_export_tar. */
+ * a repeated layer, a fast layer, a corrupt byte, bytes past a blob's size
+ * and a cancel.  Each bundle is compared with oimg_unpack of the same image
+ * through oimg_export_tar. */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include <zlib.h>
 
 #include <ociimg/bundle.h>
 #include <ociimg/cleanup.h>
@@ -22,58 +21,7 @@
 static char *top;
 static struct oimg_layout *lay;
 
-struct buf {
-    unsigned char *p;
-    size_t n;
-};
-
-static struct buf tar_of(const char *dir)
-{
-    int mfd = memfd_create("tar", MFD_CLOEXEC);
-    int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct oci_error *e = NULL;
-    if (oimg_export_tar(rfd, mfd, false, NULL, NULL, &e) < 0) {
-        fprintf(stderr, "tar %s: %s\n", dir, e ? e->msg : "?");
-        exit(1);
-    }
-    struct buf b;
-    b.n = (size_t)lseek(mfd, 0, SEEK_END);
-    b.p = malloc(b.n);
-    if (pread(mfd, b.p, b.n, 0) != (ssize_t)b.n)
-        exit(1);
-    close(mfd);
-    close(rfd);
-    return b;
-}
-
-static struct buf gzip_of(struct buf in)
-{
-    z_stream z = {0};
-    if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        exit(1);
-    struct buf out;
-    size_t cap = deflateBound(&z, in.n) + 64;
-    out.p = malloc(cap);
-    z.next_in = in.p;
-    z.avail_in = (uInt)in.n;
-    z.next_out = out.p;
-    z.avail_out = (uInt)cap;
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
-        exit(1);
-    out.n = z.total_out;
-    deflateEnd(&z);
-    return out;
-}
-
-static struct oimg_digest sha(struct buf b)
-{
-    struct oimg_digest d;
-    if (oimg_digest_buffer(&d, OIMG_DIGEST_SHA256, b.p, b.n, NULL) < 0)
-        exit(1);
-    return d;
-}
-
-static struct oimg_digest put(struct buf b)
+static struct oimg_digest put(struct bt_buf b)
 {
     struct oimg_digest d;
     struct oci_error *e = NULL;
@@ -85,13 +33,13 @@ static struct oimg_digest put(struct buf b)
 }
 
 #define NL 3
-static struct buf gz[NL], cfgb, manb;
+static struct bt_buf gz[NL], cfgb, manb;
 static struct oimg_descriptor ld[NL], cd, md;
 
-static void desc(struct oimg_descriptor *d, const char *mt, struct buf b)
+static void desc(struct oimg_descriptor *d, const char *mt, struct bt_buf b)
 {
     d->media_type = strdup(mt);
-    d->digest = sha(b);
+    d->digest = bt_sha(b);
     d->size = (int64_t)b.n;
 }
 
@@ -132,10 +80,10 @@ static void setup(void)
     bt_write(l3, "etc/layer3", "three\n");
     char *dirs[NL] = {l1, l2, l3};
     for (int i = 0; i < NL; i++) {
-        struct buf t = tar_of(dirs[i]);
-        gz[i] = gzip_of(t);
+        struct bt_buf t = bt_tar_of(dirs[i]);
+        gz[i] = bt_gzip_of(t, 6);
         desc(&ld[i], OIMG_MT_OCI_LAYER_GZIP, gz[i]);
-        struct oimg_digest diff = sha(t);
+        struct oimg_digest diff = bt_sha(t);
         free(t.p);
         free(dirs[i]);
         /* remember diff_ids in the config below */
@@ -144,7 +92,7 @@ static void setup(void)
     char *cfg = bt_fmt("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/x\"]},"
                        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\",\"%s\"]}}",
                        dirs[0], dirs[1], dirs[2]);
-    cfgb = (struct buf){(unsigned char *)cfg, strlen(cfg)};
+    cfgb = (struct bt_buf){(unsigned char *)cfg, strlen(cfg)};
     desc(&cd, OIMG_MT_OCI_CONFIG, cfgb);
     char layers[4096] = "";
     for (int i = 0; i < NL; i++)
@@ -154,7 +102,7 @@ static void setup(void)
     char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
                        "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
                        OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, cd.digest.str, cfgb.n, layers);
-    manb = (struct buf){(unsigned char *)man, strlen(man)};
+    manb = (struct bt_buf){(unsigned char *)man, strlen(man)};
     desc(&md, OIMG_MT_OCI_MANIFEST, manb);
     for (int i = 0; i < NL; i++)
         free(dirs[i]);
@@ -183,12 +131,12 @@ static struct oimg_unpack_opts opts(void)
 }
 
 /* The rootfs at dir/rootfs as a tar (the canonical form to compare). */
-static struct buf export_of(const char *dir)
+static struct bt_buf export_of(const char *dir)
 {
     char *p = bt_fmt("%s/rootfs", dir);
     int rfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(p);
-    struct buf b = {0};
+    struct bt_buf b = {0};
     if (rfd < 0)
         return b;
     int mfd = memfd_create("x", MFD_CLOEXEC);
@@ -205,11 +153,11 @@ static struct buf export_of(const char *dir)
     return b;
 }
 
-static struct buf reference;
+static struct bt_buf reference;
 
 static void same_as_unpack(const char *dest)
 {
-    struct buf got = export_of(dest);
+    struct bt_buf got = export_of(dest);
     CHECK(got.n > 0 && got.n == reference.n && memcmp(got.p, reference.p, got.n) == 0);
     char *a = bt_fmt("%s/config.json", dest), *b = bt_fmt("%s/ref/config.json", top);
     CHECK(bt_sh("cmp -s '%s' '%s'", a, b) == 0);
@@ -230,7 +178,7 @@ static bool no_temp_dirs(void)
     return bt_sh("! ls -a '%s' | grep -q 'ociimg-'", top) == 0;
 }
 
-static void feed(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct buf b,
+static void feed(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct bt_buf b,
                  size_t from, size_t to)
 {
     for (size_t off = from; off < to;) {
@@ -240,11 +188,22 @@ static void feed(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, 
     }
 }
 
-static void whole(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct buf b)
+static void whole(struct oimg_unpack_stream *s, const struct oimg_descriptor *d, struct bt_buf b)
 {
     CHECK_INT(oimg_unpack_stream_blob_begin(s, d, NULL), 0);
     feed(s, d, b, 0, b.n);
     CHECK_INT(oimg_unpack_stream_blob_end(s, d, 0, NULL), 0);
+}
+
+/* A stream into dest (from layout l, or none) with the image's manifest set. */
+static struct oimg_unpack_stream *start(const char *dest, struct oimg_layout *l)
+{
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, l, &o, T_ERR));
+    if (s)
+        CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    return s;
 }
 
 static void test_reference(void)
@@ -301,12 +260,9 @@ static void test_out_of_order(void)
 static void test_restart_after_read(void)
 {
     char *dest = bt_fmt("%s/b-restart", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    struct oimg_unpack_stream *s = start(dest, NULL);
     if (!s)
         return;
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
     whole(s, &cd, cfgb);
     whole(s, &ld[0], gz[0]);
     CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
@@ -332,12 +288,9 @@ static void test_restart_after_read(void)
 static void test_from_layout(void)
 {
     char *dest = bt_fmt("%s/b-layout", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, lay, &o, T_ERR));
+    struct oimg_unpack_stream *s = start(dest, lay);
     if (!s)
         return;
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
     CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
     feed(s, &ld[1], gz[1], 0, 100);
     CHECK_OK(oimg_unpack_stream_finish(s, NULL, T_ERR));
@@ -361,13 +314,13 @@ static void test_repeated_layer(void)
     json_object *ids = json_object_object_get(json_object_object_get(cj, "rootfs"), "diff_ids");
     json_object_array_add(ids, json_object_get(json_object_array_get_idx(ids, 0)));
     const char *ctext = json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
-    struct buf c2 = {(unsigned char *)strdup(ctext), strlen(ctext)};
+    struct bt_buf c2 = {(unsigned char *)strdup(ctext), strlen(ctext)};
     struct oimg_descriptor c2d = {0};
     desc(&c2d, OIMG_MT_OCI_CONFIG, c2);
     char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
                        "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
                        OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, c2d.digest.str, c2.n, layers);
-    struct buf mb = {(unsigned char *)man, strlen(man)};
+    struct bt_buf mb = {(unsigned char *)man, strlen(man)};
     struct oimg_descriptor m2 = {0};
     desc(&m2, OIMG_MT_OCI_MANIFEST, mb);
 
@@ -382,7 +335,7 @@ static void test_repeated_layer(void)
     CHECK_OK(oimg_unpack_stream_set_manifest(s, &m2, man, mb.n, T_ERR));
     struct oimg_digest got;
     struct oimg_descriptor *all[] = {&c2d, &ld[0], &ld[1], &ld[2]};
-    struct buf *bufs[] = {&c2, &gz[0], &gz[1], &gz[2]};
+    struct bt_buf *bufs[] = {&c2, &gz[0], &gz[1], &gz[2]};
     for (int i = 0; i < 4; i++) {
         CHECK_INT(oimg_unpack_stream_blob_begin(s, all[i], NULL), 0);
         feed(s, all[i], *bufs[i], 0, bufs[i]->n);
@@ -418,10 +371,7 @@ static void test_fast_layer(void)
     struct oimg_layout *l3 = NULL;
     CHECK_OK(oimg_layout_open(&l3, lp, OIMG_LAYOUT_CREATE, T_ERR));
     char *dest = bt_fmt("%s/b-fast", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, l3, &o, T_ERR));
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    struct oimg_unpack_stream *s = start(dest, l3);
     struct oimg_digest got;
     whole(s, &cd, cfgb);
     CHECK_OK(oimg_layout_blob_put(&got, l3, gz[0].p, gz[0].n, T_ERR));
@@ -454,15 +404,12 @@ static void test_fast_layer(void)
 static void test_corrupt(void)
 {
     char *dest = bt_fmt("%s/b-corrupt", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    struct oimg_unpack_stream *s = start(dest, NULL);
     if (!s)
         return;
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
     whole(s, &cd, cfgb);
     whole(s, &ld[0], gz[0]);
-    struct buf bad = {malloc(gz[2].n), gz[2].n};
+    struct bt_buf bad = {malloc(gz[2].n), gz[2].n};
     memcpy(bad.p, gz[2].p, bad.n);
     bad.p[bad.n - 3] ^= 0xff; /* in the gzip trailer: the tar is fine, the digest is not */
     whole(s, &ld[2], bad);
@@ -478,16 +425,41 @@ static void test_corrupt(void)
     free(dest);
 }
 
+/* Bytes past a blob's declared size are refused as they are pushed (never
+ * spooled), and fail the bundle. */
+static void test_oversize(void)
+{
+    char *dest = bt_fmt("%s/b-oversize", top);
+    struct oimg_unpack_stream *s = start(dest, NULL);
+    if (!s)
+        return;
+    whole(s, &cd, cfgb);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
+    /* The last byte and more in one push: the applier cannot have all
+     * of the blob before it. */
+    feed(s, &ld[0], gz[0], 0, gz[0].n - 1);
+    unsigned char tail[6] = {gz[0].p[gz[0].n - 1], 'e', 'x', 't', 'r', 'a'};
+    CHECK_INT(oimg_unpack_stream_blob_data(s, &ld[0], tail, sizeof(tail), NULL), 0);
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[0], 0, NULL), 0);
+    whole(s, &ld[1], gz[1]);
+    whole(s, &ld[2], gz[2]);
+    struct oci_error *e = NULL;
+    CHECK(oimg_unpack_stream_finish(s, NULL, &e) < 0);
+    CHECK(e && strstr(e->msg, "layer 0") && strstr(e->msg, "more than"));
+    oci_error_free(e);
+    oimg_unpack_stream_free(s);
+    CHECK(!exists(dest));
+    CHECK(no_temp_dirs());
+    free(dest);
+}
+
 /* free without finish cancels, also while the applier waits for bytes. */
 static void test_cancel(void)
 {
     char *dest = bt_fmt("%s/b-cancel", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, NULL, &o, T_ERR));
+    struct oimg_unpack_stream *s = start(dest, NULL);
     if (!s)
         return;
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
     whole(s, &cd, cfgb);
     CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
     feed(s, &ld[0], gz[0], 0, gz[0].n / 2);
@@ -496,6 +468,7 @@ static void test_cancel(void)
     CHECK(!exists(dest));
     CHECK(no_temp_dirs());
     /* A non-empty destination is refused at once. */
+    struct oimg_unpack_opts o = opts();
     char *full = bt_fmt("%s/full", top);
     mkdir(full, 0755);
     bt_write(full, "x", "x\n");
@@ -518,6 +491,7 @@ int main(void)
     T_RUN(test_repeated_layer);
     T_RUN(test_fast_layer);
     T_RUN(test_corrupt);
+    T_RUN(test_oversize);
     T_RUN(test_cancel);
     oimg_layout_free(lay);
     for (int i = 0; i < NL; i++) {
