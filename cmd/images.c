@@ -74,6 +74,21 @@ static int open_store(struct cmd_store *s, const char *opt, bool create, struct 
     return ret < 0 ? ret : 0;
 }
 
+/* The store's layout, or *l = NULL when none was made yet: 0. */
+static int open_layout(struct oimg_layout **l, struct cmd_store *s, bool write,
+                       struct oci_error **err)
+{
+    struct oci_error *e = NULL;
+    int ret = cmd_store_layout(l, s, write, &e);
+    if (ret == -OCI_ERR_NOT_FOUND) {
+        oci_error_free(e);
+        return 0;
+    }
+    if (ret < 0)
+        *err = e;
+    return ret < 0 ? ret : 0;
+}
+
 /* The manifest digests the store's containers use (stopped or running). */
 struct digest_set {
     struct oimg_digest *v;
@@ -100,27 +115,40 @@ static int set_add(struct digest_set *set, const struct oimg_digest *d)
     return 0;
 }
 
-static int container_images(struct digest_set *out, int store_fd)
+/* Incomplete is an error, not a shorter list: what is missing from it would
+ * look unused and be removed. */
+static int container_images(struct digest_set *out, const struct cmd_store *s,
+                            struct oci_error **err)
 {
-    _cleanup_close_ int fd = openat(store_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    int fd = openat(s->fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
         return 0;
-    DIR *d = fdopendir(TAKE_FD(fd));
-    if (!d)
-        return 0;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return oci_error_setsys(err, OCI_ERR_IO, e, "read %s/containers", s->root);
+    }
+    int ret = 0;
     struct dirent *e;
     size_t seen = 0;
-    while ((e = readdir(d)) && seen++ < CMD_STORE_MAX_ENTRIES) {
+    while (ret >= 0 && (e = readdir(d))) {
+        if (seen++ >= CMD_STORE_MAX_ENTRIES) {
+            ret = oci_error_set(err, OCI_ERR_TOO_LARGE, "more than %d entries in %s/containers",
+                                CMD_STORE_MAX_ENTRIES, s->root);
+            break;
+        }
         if (e->d_name[0] == '.')
             continue;
         struct oimg_digest dg;
-        struct oci_error *err = NULL;
-        if (cmd_container_image(&dg, dirfd(d), e->d_name, &err) >= 0)
-            set_add(out, &dg);
-        oci_error_free(err);
+        struct oci_error *ce = NULL;
+        if (cmd_container_image(&dg, dirfd(d), e->d_name, &ce) >= 0 && set_add(out, &dg) < 0)
+            ret = oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+        oci_error_free(ce);
     }
     closedir(d);
-    return 0;
+    return ret;
 }
 
 /* ---- images ---- */
@@ -152,16 +180,10 @@ static int images(int argc, char **argv)
     struct oimg_image_summary *v = NULL;
     size_t n = 0;
     ret = open_store(&s, store, false, &err);
-    if (ret == 0) {
-        struct oci_error *e = NULL;
-        int r = cmd_store_layout(&l, &s, false, &e);
-        if (r == -OCI_ERR_NOT_FOUND)
-            oci_error_free(e);
-        else if (r < 0)
-            err = e, ret = r;
-        else
-            ret = oimg_layout_list_images(&v, &n, l, &err);
-    }
+    if (ret == 0)
+        ret = open_layout(&l, &s, false, &err);
+    if (ret == 0 && l)
+        ret = oimg_layout_list_images(&v, &n, l, &err);
     if (ret < 0) {
         cmd_store_close(&s);
         return cmd_fail("images", err);
@@ -353,7 +375,8 @@ static int rmi(int argc, char **argv)
         return cmd_fail("rmi", err);
     }
     struct digest_set used = {0};
-    container_images(&used, s.fd);
+    struct oci_error *uerr = NULL;
+    bool used_known = container_images(&used, &s, &uerr) >= 0;
     for (int i = optind; i < argc; i++) {
         _cleanup_free_ char *name = NULL;
         struct oimg_descriptor desc = {0};
@@ -374,7 +397,9 @@ static int rmi(int argc, char **argv)
         if (!tagged(l, &desc.digest) &&
             cmd_store_rootfs_name(rn, sizeof(rn), &desc.digest, NULL) >= 0 &&
             cmd_store_has_rootfs(&s, &desc.digest)) {
-            if (set_has(&used, &desc.digest)) {
+            if (!used_known) {
+                cmd_warn("rmi", "kept %s: %s", rn, uerr->msg);
+            } else if (set_has(&used, &desc.digest)) {
                 if (!quiet)
                     printf("Kept %s: containers use it (`ociimg prune` removes it after them)\n",
                            rn);
@@ -389,6 +414,7 @@ static int rmi(int argc, char **argv)
         code = cmd_fail("rmi", err);
     print_freed(&f);
     free(used.v);
+    oci_error_free(uerr);
     oimg_layout_free(l);
     cmd_store_close(&s);
     return code;
@@ -452,8 +478,8 @@ static bool container_stopped(int containers, const char *id, bool dry, bool qui
     if (status && strcmp(status, "stopped") == 0 && (dry || ort_delete(&ctx, id, false, &e) >= 0))
         return true;
     if (!quiet)
-        fprintf(stderr, "ociimg: prune: note: container %s is %s in the runtime (%s); left alone\n",
-                id, status ? status : "unknown", root);
+        cmd_info("ociimg: prune: note: container %s is %s in the runtime (%s); left alone", id,
+                 status ? status : "unknown", root);
     oci_error_free(e);
     return false;
 }
@@ -498,7 +524,10 @@ static int prune_rootfs(struct freed *f, struct cmd_store *s, const struct oimg_
                         struct oci_error **err)
 {
     struct digest_set used = {0};
-    container_images(&used, s->fd);
+    if (container_images(&used, s, err) < 0) {
+        free(used.v);
+        return oci_error_wrap(err, "which images containers use");
+    }
     struct oimg_index *idx = NULL;
     struct oci_error *e = NULL;
     if (l && oimg_layout_read_index(&idx, l, &e) < 0) {
@@ -506,9 +535,15 @@ static int prune_rootfs(struct freed *f, struct cmd_store *s, const struct oimg_
         *err = e;
         return oci_error_wrap(err, "read the store's index");
     }
-    for (size_t i = 0; idx && i < idx->n_manifests; i++)
-        set_add(&used, &idx->manifests[i].digest);
+    int ret = 0;
+    for (size_t i = 0; idx && i < idx->n_manifests && ret >= 0; i++)
+        if (set_add(&used, &idx->manifests[i].digest) < 0)
+            ret = oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     oimg_index_free(idx);
+    if (ret < 0) {
+        free(used.v);
+        return ret;
+    }
 
     _cleanup_close_ int fd = openat(s->fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = NULL;
@@ -517,7 +552,6 @@ static int prune_rootfs(struct freed *f, struct cmd_store *s, const struct oimg_
         if (dfd >= 0 && !(d = fdopendir(dfd)))
             close(dfd);
     }
-    int ret = 0;
     struct dirent *ent;
     size_t seen = 0;
     while (d && ret >= 0 && (ent = readdir(d)) && seen++ < CMD_STORE_MAX_ENTRIES) {
@@ -574,14 +608,8 @@ static int prune(int argc, char **argv)
         ret = cmd_store_lock(&s, LOCK_EX, &err);
     if (ret >= 0)
         ret = prune_containers(&f, &s, dry, &err);
-    if (ret >= 0) {
-        struct oci_error *e = NULL;
-        int r = cmd_store_layout(&l, &s, !dry, &e);
-        if (r == -OCI_ERR_NOT_FOUND)
-            oci_error_free(e);
-        else if (r < 0)
-            err = e, ret = r;
-    }
+    if (ret >= 0)
+        ret = open_layout(&l, &s, !dry, &err);
     if (ret >= 0)
         ret = prune_rootfs(&f, &s, l, dry, &err);
     if (ret >= 0 && l && !dry)

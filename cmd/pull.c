@@ -117,7 +117,7 @@ static void on_event(void *ud, const struct oreg_event *ev)
             fprintf(stderr, "\033[%zuA\033[J", p->drawn);
             p->drawn = 0;
         }
-        fprintf(stderr, "note: %s\n", ev->msg);
+        cmd_info("note: %s", ev->msg);
         return;
     case OREG_EV_RATELIMIT:
         if (!p->rl || strcmp(p->rl, ev->msg) != 0) {
@@ -130,7 +130,7 @@ static void on_event(void *ud, const struct oreg_event *ev)
         return;
     case OREG_EV_MANIFEST:
         if (!p->tty)
-            fprintf(stderr, "manifest %s\n", ev->msg);
+            cmd_info("manifest %s", ev->msg);
         return;
     default:
         break;
@@ -247,7 +247,7 @@ int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ur
 static void warn_stderr(void *ctx, const char *msg)
 {
     (void)ctx;
-    fprintf(stderr, "ociimg: pull: warning: %s\n", msg);
+    cmd_warn("pull", "%s", msg);
 }
 
 static json_object *str_or_null(const char *s)
@@ -407,6 +407,9 @@ static int run(int argc, char **argv)
             return cmd_bad_option(&ociimg_cmd_pull, argv);
         }
     }
+    /* Progress, notes and the summary are info: --quiet or --log-level
+     * warn/error silence them as -q does. */
+    prog.quiet = prog.quiet || !cmd_log_on(CMD_LOG_INFO);
     if (argc - optind != 2)
         return cmd_usage_error(&ociimg_cmd_pull, "expected REF and DIR[:NAME]");
     if (all && platform)
@@ -466,8 +469,8 @@ static int run(int argc, char **argv)
         if (!prog.quiet)
             print_summary(res, dest.dir);
         if (!prog.quiet && bundle)
-            fprintf(stderr, "Unpacked %zu layer%s into %s\n", ures.layers,
-                    ures.layers == 1 ? "" : "s", bundle);
+            cmd_info("Unpacked %zu layer%s into %s", ures.layers, ures.layers == 1 ? "" : "s",
+                     bundle);
     }
     oreg_pull_result_free(res);
     oimg_layout_free(l);

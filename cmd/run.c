@@ -28,13 +28,17 @@
 
 static void warn_stderr(void *ctx, const char *msg)
 {
-    fprintf(stderr, "ociimg: run: warning: %s\n", msg);
+    (void)ctx;
+    cmd_warn("run", "%s", msg);
 }
 
 static void log_stderr(void *data, int level, const char *msg)
 {
-    if (level <= ORT_LOG_WARN)
-        fprintf(stderr, "ociimg: run: %s%s\n", level == ORT_LOG_WARN ? "warning: " : "", msg);
+    (void)data;
+    if (level == ORT_LOG_WARN)
+        cmd_warn("run", "%s", msg);
+    else if (level < ORT_LOG_WARN)
+        fprintf(stderr, "ociimg: run: %s\n", msg);
 }
 
 /* Removes the run's temp directory (the tree remover wants a parent fd). */
@@ -50,7 +54,7 @@ static void remove_tmp(char *tmp)
     else
         oimg_bundle_remove_tree(parent, slash + 1, &err);
     if (err)
-        fprintf(stderr, "ociimg: run: warning: remove %s: %s\n", tmp, err->msg);
+        cmd_warn("run", "remove %s: %s", tmp, err->msg);
     oci_error_free(err);
 }
 
@@ -234,8 +238,7 @@ static int make_rootfs(bool *mounted, int cfd, const struct cmd_store *s, const 
             return 0;
         }
         if (!o->quiet)
-            fprintf(stderr, "ociimg: run: note: no overlayfs here (%s): copying the rootfs\n",
-                    strerror(-r));
+            cmd_info("ociimg: run: note: no overlayfs here (%s): copying the rootfs", strerror(-r));
         unlinkat(cfd, "rootfs", AT_REMOVEDIR);
     }
     _cleanup_free_ char *src = NULL;
@@ -252,7 +255,7 @@ static void remove_container(int containers_fd, const char *id)
 {
     struct oci_error *err = NULL;
     if (oimg_bundle_remove_tree(containers_fd, id, &err) < 0)
-        fprintf(stderr, "ociimg: run: warning: remove container %s: %s\n", id, err->msg);
+        cmd_warn("run", "remove container %s: %s", id, err->msg);
     oci_error_free(err);
 }
 
@@ -324,15 +327,13 @@ static int run_from_store(int *status, const char *image, const char *id, const 
         _cleanup_free_ char *mp = NULL;
         if (asprintf(&mp, "%s/containers/%s/rootfs", s.root, id) >= 0 &&
             umount2(mp, MNT_DETACH) < 0)
-            fprintf(stderr, "ociimg: run: warning: unmount %s: %s\n", mp, strerror(errno));
+            cmd_warn("run", "unmount %s: %s", mp, strerror(errno));
     }
     if (created && (o->rm || ret < 0))
         remove_container(containers, id);
     else if (created && !o->quiet)
-        fprintf(stderr,
-                "ociimg: run: container %s kept in %s/containers/%s (`ociimg prune` "
-                "removes it)\n",
-                id, s.root, id);
+        cmd_info("ociimg: run: container %s kept in %s/containers/%s (`ociimg prune` removes it)",
+                 id, s.root, id);
 out_store:
     cmd_store_close(&s);
 out_ref:
@@ -358,7 +359,7 @@ static int run_from_layout(int *status, const char *image, const char *id, const
     if (o->rm || ret < 0)
         remove_tmp(tmp);
     else
-        fprintf(stderr, "ociimg: run: bundle kept in %s/bundle (--rm removes it)\n", tmp);
+        cmd_info("ociimg: run: bundle kept in %s/bundle (--rm removes it)", tmp);
     return ret;
 }
 

@@ -52,6 +52,9 @@ static int mkdir_p(const char *path, struct oci_error **err)
     _cleanup_free_ char *copy = strdup(path);
     if (!copy)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+    /* "DIR/" would make DIR itself in the loop, with the parents' mode. */
+    for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/';)
+        copy[--n] = '\0';
     for (char *p = copy + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -171,17 +174,17 @@ static void on_event(void *ud, const struct oreg_event *ev)
     char sz[32];
     switch (ev->kind) {
     case OREG_EV_NOTE:
-        fprintf(stderr, "note: %s\n", ev->msg);
+        cmd_info("note: %s", ev->msg);
         break;
     case OREG_EV_BLOB_DONE:
         if (ev->desc)
-            fprintf(stderr, "%.12s: pulled %s\n", oimg_digest_encoded(&ev->desc->digest),
-                    cmd_human_size(sz, sizeof(sz), ev->total));
+            cmd_info("%.12s: pulled %s", oimg_digest_encoded(&ev->desc->digest),
+                     cmd_human_size(sz, sizeof(sz), ev->total));
         break;
     case OREG_EV_BLOB_RETRY:
         if (ev->desc)
-            fprintf(stderr, "%.12s: retrying: %s\n", oimg_digest_encoded(&ev->desc->digest),
-                    ev->msg ? ev->msg : "");
+            cmd_info("%.12s: retrying: %s", oimg_digest_encoded(&ev->desc->digest),
+                     ev->msg ? ev->msg : "");
         break;
     default:
         break;
@@ -243,7 +246,7 @@ static int pull(struct oimg_descriptor *desc, struct oimg_layout *l, const struc
     if (ret < 0)
         return ret;
     if (!g->quiet)
-        fprintf(stderr, "Pulling %s\n", g->ref->canonical);
+        cmd_info("Pulling %s", g->ref->canonical);
     struct oreg_pull_result *res = NULL;
     struct oreg_pull_opts po = {.platform = g->platform, .name = g->ref->canonical};
     ret = oreg_pull(&res, client, g->ref, l, &po, err);
@@ -251,8 +254,7 @@ static int pull(struct oimg_descriptor *desc, struct oimg_layout *l, const struc
     if (ret < 0)
         return oci_error_wrap(err, "pull %s", g->ref->canonical);
     if (!g->quiet)
-        fprintf(stderr, "Pulled %s (%s) in %.2f s\n", res->reference, res->desc.digest.str,
-                res->seconds);
+        cmd_info("Pulled %s (%s) in %.2f s", res->reference, res->desc.digest.str, res->seconds);
     ret = oimg_descriptor_copy(desc, &res->desc, err);
     oreg_pull_result_free(res);
     return ret;
@@ -289,7 +291,7 @@ static int pull_unpack(struct oimg_descriptor *desc, struct oimg_digest *manifes
     if (ret < 0)
         return ret;
     if (!g->quiet)
-        fprintf(stderr, "Pulling and unpacking %s\n", g->ref->canonical);
+        cmd_info("Pulling and unpacking %s", g->ref->canonical);
     struct oimg_unpack_opts uo;
     unpack_opts(&uo, g);
     struct oreg_pull_result *res = NULL;
@@ -298,9 +300,10 @@ static int pull_unpack(struct oimg_descriptor *desc, struct oimg_digest *manifes
     oreg_client_free(client);
     if (ret < 0)
         return oci_error_wrap(err, "pull %s", g->ref->canonical);
-    if (!g->quiet)
-        fprintf(stderr, "Pulled %s (%s) in %.2f s\nUnpacked %.19s into the store while pulling\n",
-                res->reference, res->desc.digest.str, res->seconds, res->desc.digest.str);
+    if (!g->quiet) {
+        cmd_info("Pulled %s (%s) in %.2f s", res->reference, res->desc.digest.str, res->seconds);
+        cmd_info("Unpacked %.19s into the store while pulling", res->desc.digest.str);
+    }
     ret = cmd_store_rootfs_name(name, sizeof(name), &res->desc.digest, err);
     if (ret >= 0 && renameat(s->fd, tmp, s->fd, name) < 0) {
         int e = errno;
@@ -339,7 +342,7 @@ static int unpack(struct cmd_store *s, const struct oimg_layout *l,
     struct oimg_unpack_opts o;
     unpack_opts(&o, g);
     if (!g->quiet)
-        fprintf(stderr, "Unpacking %.19s into the store\n", manifest->str);
+        cmd_info("Unpacking %.19s into the store", manifest->str);
     struct oimg_unpack_result res;
     ret = oimg_unpack(&res, l, desc, dest, &o, err);
     if (ret < 0)

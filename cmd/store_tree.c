@@ -86,11 +86,22 @@ struct link_seen {
 struct copy_ctx {
     int dst_root;
     bool as_root;
+    /* Open-addressed hash of the multiply-linked files copied so far: an
+     * image decides how many there are, a list search would be quadratic. */
     struct link_seen *links;
-    size_t n_links, cap_links;
+    size_t n_links, cap_links; /* cap_links: 0 or a power of two */
     size_t entries;
     struct oci_error **err;
 };
+
+static size_t link_slot(const struct link_seen *v, size_t cap, dev_t dev, ino_t ino)
+{
+    uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32)) * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 16) & (cap - 1);
+    while (v[i].path && !(v[i].dev == dev && v[i].ino == ino))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
 
 static int copy_xattrs(int src, int dst, const char *what, struct oci_error **err)
 {
@@ -169,27 +180,32 @@ static int copy_data(int src, int dst, off_t size, const char *what, struct oci_
 
 static int remember_link(struct copy_ctx *c, const struct stat *st, const char *path)
 {
-    if (c->n_links == c->cap_links) {
+    if (2 * (c->n_links + 1) > c->cap_links) {
         size_t cap = c->cap_links ? c->cap_links * 2 : 64;
-        struct link_seen *v = realloc(c->links, cap * sizeof(*v));
+        struct link_seen *v = calloc(cap, sizeof(*v));
         if (!v)
             return oci_error_set(c->err, OCI_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < c->cap_links; i++)
+            if (c->links[i].path)
+                v[link_slot(v, cap, c->links[i].dev, c->links[i].ino)] = c->links[i];
+        free(c->links);
         c->links = v;
         c->cap_links = cap;
     }
     char *p = strdup(path);
     if (!p)
         return oci_error_set(c->err, OCI_ERR_NOMEM, "out of memory");
-    c->links[c->n_links++] = (struct link_seen){.dev = st->st_dev, .ino = st->st_ino, .path = p};
+    c->links[link_slot(c->links, c->cap_links, st->st_dev, st->st_ino)] =
+        (struct link_seen){.dev = st->st_dev, .ino = st->st_ino, .path = p};
+    c->n_links++;
     return 0;
 }
 
 static const char *seen_link(const struct copy_ctx *c, const struct stat *st)
 {
-    for (size_t i = 0; i < c->n_links; i++)
-        if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
-            return c->links[i].path;
-    return NULL;
+    if (!c->cap_links)
+        return NULL;
+    return c->links[link_slot(c->links, c->cap_links, st->st_dev, st->st_ino)].path;
 }
 
 static int copy_dir(struct copy_ctx *c, int src, int dst, const char *rel, int depth);
@@ -286,8 +302,9 @@ static int copy_dir(struct copy_ctx *c, int src, int dst, const char *rel, int d
     }
     int ret = 0;
     struct dirent *e;
-    errno = 0;
-    while (ret >= 0 && (e = readdir(d))) {
+    /* readdir says "end" and "failed" alike, but for errno: a failure
+     * must not pass for a complete copy. */
+    while (ret >= 0 && (errno = 0, e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         _cleanup_free_ char *sub = NULL;
@@ -296,6 +313,8 @@ static int copy_dir(struct copy_ctx *c, int src, int dst, const char *rel, int d
         else
             ret = copy_entry(c, src, dst, e->d_name, sub, depth);
     }
+    if (ret >= 0 && errno != 0)
+        ret = oci_error_setsys(c->err, OCI_ERR_IO, errno, "read %s", *rel ? rel : ".");
     closedir(d);
     return ret;
 }
@@ -318,7 +337,7 @@ int cmd_tree_copy(int src_dirfd, const char *src, int dst_dirfd, const char *dst
     int ret = copy_dir(&c, s, d, "", 0);
     if (ret >= 0)
         ret = copy_meta(&c, d, &st, s, dst);
-    for (size_t i = 0; i < c.n_links; i++)
+    for (size_t i = 0; i < c.cap_links; i++)
         free(c.links[i].path);
     free(c.links);
     return ret < 0 ? ret : 0;

@@ -8,7 +8,9 @@
 #    second container do not see them; --rm leaves no directory and no mount;
 #  - the container's exit status is ociimg's; a running container survives prune;
 #  - images (table, --json), rmi (untag, rootfs, blobs), prune (stopped containers);
-#  - two concurrent runs of an image not in the store both succeed with one cache entry.
+#  - two concurrent runs of an image not in the store both succeed with one cache entry;
+#  - prune fails when it cannot list the containers; --copy keeps hard links;
+#  - the global --log-level=warn and --quiet silence run's and pull's notes; --store DIR/ is 0700.
 # Ends with "N passed, M failed".  Exit 77 without docker-registry, busybox or root.
 source "$(dirname "$0")/../lib/common.sh"
 [ "$(id -u)" = 0 ] || skip "running containers needs root"
@@ -96,6 +98,14 @@ run "${RUN[@]}" --rm --copy --name c1 "$REF" -- sh -c 'echo x >/etc/copied; rm /
 eq "run --copy" "$RC:$(cat "$T/out")" 0:ok
 check "the cached rootfs did not change" test ! -e "$CACHE/rootfs/etc/copied" -a -e "$CACHE/rootfs/bin/ls"
 check "--rm removed the copy" test ! -e "$S/containers/c1"
+# Hard links survive the copy, also past the link table's growth (64, 128, ... slots).
+mkdir "$CACHE/rootfs/hl"
+for i in $(seq 150); do echo "$i" >"$CACHE/rootfs/hl/f$i" && ln "$CACHE/rootfs/hl/f$i" "$CACHE/rootfs/hl/g$i"; done
+run "${RUN[@]}" --rm --copy "$REF" -- sh -c 'n=0 i=1; while [ $i -le 150 ]; do
+    [ "$(stat -c "%i %h" /hl/f$i)" = "$(stat -c "%i %h" /hl/g$i)" ] && [ "$(stat -c %h /hl/f$i)" = 2 ] &&
+        [ "$(cat /hl/g$i)" = $i ] && n=$((n + 1)); i=$((i + 1)); done; echo $n'
+eq "--copy keeps 150 hard-linked pairs" "$RC:$(cat "$T/out")" "0:150"
+rm -rf "$CACHE/rootfs/hl"
 
 note "images"
 run "$O" images
@@ -200,5 +210,23 @@ note "a layout directory still runs as before"
 "$O" pull -q --tls-verify=false "$REG_HOST/test/busybox:1" "$T/L:bb" 2>/dev/null
 run "${RUN[@]}" --rm "$T/L:bb" -- echo from-layout
 eq "run DIR:NAME" "$RC:$(cat "$T/out")" "0:from-layout"
+
+note "prune does not guess when it cannot list the containers"
+mv "$S/containers" "$S/containers.aside" && touch "$S/containers"
+run "$O" prune --dry-run
+eq "containers/ not a directory: prune fails" "$RC" 1
+check "it names containers/" grep -q "containers" "$T/err"
+rm "$S/containers" && mv "$S/containers.aside" "$S/containers"
+
+note "the global --log-level and --quiet"
+run "$O" --log-level=warn run --root "$T/state" --tls-verify=false --rm --pull=always "$REF" -- echo lw
+eq "--log-level=warn run --pull=always" "$RC:$(cat "$T/out")" "0:lw"
+check "--log-level=warn: no pull message" test ! -s "$T/err"
+run "$O" --quiet pull --tls-verify=false "$REF" "$T/Lq"
+eq "--quiet pull" "$RC" 0
+check "--quiet pull: no progress or summary" test ! -s "$T/err"
+run "${RUN[@]}" --store "$T/store2/" --pull=never "$REF" -- true
+eq "--store DIR/, image missing: exit 3" "$RC" 3
+eq "a store made from DIR/ is private" "$(stat -c %a "$T/store2")" 700
 
 summary
