@@ -194,27 +194,19 @@ int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ur
     int r = oimg_unpack_stream_new(&s, bundle, l, uo, err);
     if (r < 0)
         return r;
-    struct oreg_remote_image *ri = NULL;
-    r = oreg_inspect(&ri, c, ref, po ? po->platform : NULL, OREG_INSPECT_NO_CONFIG, err);
-    if (r >= 0)
-        r = oimg_unpack_stream_set_manifest(s, &ri->desc, ri->manifest->data, ri->manifest->len,
-                                            err);
+    /* The pull hands over the manifest it chose before any blob: one
+     * manifest request, and the applier sees the image the pull stores. */
+    struct oreg_blob_observer obs = {.begin = oimg_unpack_stream_blob_begin,
+                                     .data = oimg_unpack_stream_blob_data,
+                                     .end = oimg_unpack_stream_blob_end,
+                                     .manifest = oimg_unpack_stream_set_manifest,
+                                     .ud = s};
+    struct oreg_pull_opts o = {0};
+    if (po)
+        o = *po;
+    o.observer = &obs;
     struct oreg_pull_result *pr = NULL;
-    if (r >= 0) {
-        struct oreg_blob_observer obs = {oimg_unpack_stream_blob_begin,
-                                         oimg_unpack_stream_blob_data, oimg_unpack_stream_blob_end,
-                                         s};
-        struct oreg_pull_opts o = {0};
-        if (po)
-            o = *po;
-        o.observer = &obs;
-        r = oreg_pull(&pr, c, ref, l, &o, err);
-    }
-    if (r >= 0 && !oimg_digest_equal(&pr->desc.digest, &ri->desc.digest))
-        r = oci_error_set(err, OCI_ERR_STATE,
-                          "%s changed during the pull (%s, then %s): nothing unpacked; run "
-                          "again",
-                          ref->canonical, ri->desc.digest.str, pr->desc.digest.str);
+    r = oreg_pull(&pr, c, ref, l, &o, err);
     if (r >= 0) {
         struct oci_error *e = NULL;
         r = oimg_unpack_stream_finish(s, ures, &e);
@@ -235,7 +227,6 @@ int cmd_pull_unpack(struct oreg_pull_result **res, struct oimg_unpack_result *ur
             *err = e;
     }
     oimg_unpack_stream_free(s);
-    oreg_remote_image_free(ri);
     if (r < 0) {
         oreg_pull_result_free(pr);
         return r;

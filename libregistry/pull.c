@@ -309,6 +309,17 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static int observe_manifest(struct pull_ctx *pc, const struct oreg_blob_observer *obs,
+                            const struct oimg_descriptor *desc, struct oci_error **err)
+{
+    for (size_t i = 0; i < pc->plan.n_docs; i++) {
+        const struct oreg_remote_doc *d = pc->plan.docs[i];
+        if (oimg_digest_equal(&d->digest, &desc->digest))
+            return obs->manifest(obs->ud, desc, d->data, d->len, err);
+    }
+    return oci_error_set(err, OCI_ERR_STATE, "manifest %s is not in the plan", desc->digest.str);
+}
+
 static int pull_run(struct oreg_pull_result *res, struct pull_ctx *pc, struct oimg_layout *l,
                     const struct oreg_pull_opts *o, struct oci_error **err)
 {
@@ -347,6 +358,9 @@ static int pull_run(struct oreg_pull_result *res, struct pull_ctx *pc, struct oi
     if (r < 0)
         return r;
 
+    const struct oreg_blob_observer *obs = o ? o->observer : NULL;
+    if (obs && obs->manifest && (r = observe_manifest(pc, obs, &res->desc, err)) < 0)
+        return r;
     struct blob_stats st = {0};
     r = blobs_fetch(&st, c, l, &pc->eps, pc->used, pc->plan.blobs, pc->plan.n_blobs,
                     o ? o->observer : NULL, err);

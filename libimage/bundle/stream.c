@@ -642,10 +642,10 @@ static int add_blob(struct oimg_unpack_stream *s, const struct oimg_descriptor *
     return 0;
 }
 
-int oimg_unpack_stream_set_manifest(struct oimg_unpack_stream *s,
-                                    const struct oimg_descriptor *desc, const char *data,
+int oimg_unpack_stream_set_manifest(void *ud, const struct oimg_descriptor *desc, const void *data,
                                     size_t len, struct oci_error **err)
 {
+    struct oimg_unpack_stream *s = ud;
     if (s->m)
         return oci_error_set(err, OCI_ERR_STATE, "the manifest is already set");
     if (!oimg_media_type_is_manifest(desc->media_type))

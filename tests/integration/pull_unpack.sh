@@ -91,7 +91,15 @@ reset_stats
 eq "second pull --unpack into the same layout" "$?" 0 || show "$T/err"
 stats "$T/stats"
 eq "no blob GET" "$(jget "$T/stats" "d['blob_gets']")" 0
+eq "one manifest GET (the pull hands it to the applier)" "$(jget "$T/stats" "d['manifest_gets']")" 1
 same again "$T/b-again" "$L:x"
+reset_stats
+"$O" pull -q --tls-verify=false --platform linux/arm64 --unpack "$T/b-idx" "$P/test/multi:1" \
+    "$T/l-idx:arm" >"$T/out" 2>"$T/err"
+eq "an index through the proxy" "$?" 0 || show "$T/err"
+stats "$T/stats"
+eq "two manifest GETs: the index and arm64's manifest" "$(jget "$T/stats" "d['manifest_gets']")" 2
+same idx-arm64 "$T/b-idx" "$T/l-idx:arm"
 # Half of it present: the config and one layer only.
 L=$T/l-half
 "$O" pull -q --tls-verify=false "$R/test/hello:1" "$L:x" >/dev/null 2>&1

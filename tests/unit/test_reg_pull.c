@@ -80,7 +80,25 @@ struct seen {
     size_t n, begins, ends, bytes;
     int events[16];
     bool order_ok;
+    size_t manifests;       /* manifest() calls */
+    struct oimg_digest man; /* the manifest it was given */
+    bool man_verified;      /* its bytes hash to that digest */
+    bool man_before_blobs;  /* and it came before any begin() */
 };
+
+static int obs_manifest(void *ud, const struct oimg_descriptor *d, const void *data, size_t len,
+                        struct oci_error **err)
+{
+    struct seen *s = ud;
+    struct oimg_digest got;
+    s->manifests++;
+    s->man = d->digest;
+    s->man_before_blobs = s->begins == 0;
+    s->man_verified = (int64_t)len == d->size &&
+                      oimg_digest_buffer(&got, d->digest.alg, data, len, err) == 0 &&
+                      oimg_digest_equal(&got, &d->digest);
+    return 0;
+}
 
 static int blob_slot(struct seen *s, const struct oimg_descriptor *d)
 {
@@ -197,7 +215,7 @@ static void test_pull_observer_resume(json_object *st)
     struct oreg_ref *ref = NULL;
     CHECK_OK(oreg_ref_parse(&ref, refs, T_ERR));
     struct oreg_blob_observer obs = {
-        .begin = obs_begin, .data = obs_data, .end = obs_end, .ud = &s};
+        .begin = obs_begin, .data = obs_data, .end = obs_end, .ud = &s, .manifest = obs_manifest};
     struct oreg_pull_opts po = {.observer = &obs, .name = "big"};
     struct oreg_pull_result *res = NULL;
     if (c && ref)
@@ -220,6 +238,10 @@ static void test_pull_observer_resume(json_object *st)
     CHECK_INT(s.events[OREG_EV_BLOB_START], 2);
     CHECK_INT(s.events[OREG_EV_BLOB_DONE], 2);
     CHECK_INT(s.events[OREG_EV_MANIFEST], 1);
+    CHECK_INT(s.manifests, 1);
+    CHECK(res && oimg_digest_equal(&s.man, &res->desc.digest));
+    CHECK(s.man_verified);
+    CHECK(s.man_before_blobs);
     CHECK(access(part, F_OK) != 0);
 
     /* Again: all present, no observer calls, no blob request. */

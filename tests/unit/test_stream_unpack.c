@@ -202,7 +202,7 @@ static struct oimg_unpack_stream *start(const char *dest, struct oimg_layout *l)
     struct oimg_unpack_stream *s = NULL;
     CHECK_OK(oimg_unpack_stream_new(&s, dest, l, &o, T_ERR));
     if (s)
-        CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+        CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, manb.p, manb.n, T_ERR));
     return s;
 }
 
@@ -226,7 +226,7 @@ static void test_out_of_order(void)
     if (!s)
         return;
     CHECK(oimg_unpack_stream_blob_begin(s, &ld[0], NULL) < 0); /* before the manifest */
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, (char *)manb.p, manb.n, T_ERR));
+    CHECK_OK(oimg_unpack_stream_set_manifest(s, &md, manb.p, manb.n, T_ERR));
     /* Layer 3 whole, then the big layer 2 half, then layer 1 in two parts
      * with the rest of layer 2 between them, the config last. */
     CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[2], NULL), 0);

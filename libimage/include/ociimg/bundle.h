@@ -180,10 +180,11 @@ int oimg_unpack(struct oimg_unpack_result *res, const struct oimg_layout *l,
  *   oimg_unpack_stream_finish(s, &res, &err);  (every blob is in the layout)
  *   oimg_unpack_stream_free(s);               (without finish: cancels)
  *
- * The three blob_* functions take the stream as void * so that they fit
- * libregistry's struct oreg_blob_observer as they are:
- *   struct oreg_blob_observer obs = {oimg_unpack_stream_blob_begin,
- *       oimg_unpack_stream_blob_data, oimg_unpack_stream_blob_end, s};
+ * set_manifest and the three blob_* functions take the stream as void * so
+ * that they fit libregistry's struct oreg_blob_observer as they are:
+ *   struct oreg_blob_observer obs = {.begin = oimg_unpack_stream_blob_begin,
+ *       .data = oimg_unpack_stream_blob_data, .end = oimg_unpack_stream_blob_end,
+ *       .manifest = oimg_unpack_stream_set_manifest, .ud = s};
  * They return 0 (or -OCI_ERR_STATE before set_manifest): a failure of the
  * unpack never stops the download; finish reports it.
  *
@@ -200,8 +201,7 @@ int oimg_unpack_stream_new(struct oimg_unpack_stream **out, const char *dest,
                            struct oci_error **err);
 /* The image manifest (verified against desc's digest and size); its config
  * arrives like a blob.  Starts the apply thread. */
-int oimg_unpack_stream_set_manifest(struct oimg_unpack_stream *s,
-                                    const struct oimg_descriptor *desc, const char *data,
+int oimg_unpack_stream_set_manifest(void *s, const struct oimg_descriptor *desc, const void *data,
                                     size_t len, struct oci_error **err);
 int oimg_unpack_stream_blob_begin(void *s, const struct oimg_descriptor *d, struct oci_error **err);
 int oimg_unpack_stream_blob_data(void *s, const struct oimg_descriptor *d, const void *buf,

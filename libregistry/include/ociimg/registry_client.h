@@ -145,13 +145,19 @@ int oreg_login_check(struct oreg_client *c, const char *registry, const char *us
  * every byte from 0 on (bytes kept from an earlier run are replayed first),
  * then end() with 0 once the blob is verified, or a negative code.  Blobs
  * download in parallel, so calls of different blobs interleave.  A
- * negative return aborts the pull with that code. */
+ * negative return aborts the pull with that code.
+ * manifest() (optional), before any blob: the manifest the pull chose (the
+ * platform's, from an index), its bytes verified against d; the consumer
+ * needs no request of its own, and no second look that could see another
+ * image if the tag moves meanwhile. */
 struct oreg_blob_observer {
     int (*begin)(void *ud, const struct oimg_descriptor *d, struct oci_error **err);
     int (*data)(void *ud, const struct oimg_descriptor *d, const void *buf, size_t len,
                 struct oci_error **err);
     int (*end)(void *ud, const struct oimg_descriptor *d, int status, struct oci_error **err);
     void *ud;
+    int (*manifest)(void *ud, const struct oimg_descriptor *d, const void *data, size_t len,
+                    struct oci_error **err);
 };
 
 struct oreg_pull_opts {
