@@ -3,16 +3,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <archive.h>
-#include <curl/curl.h>
 #include <json-c/json_c_version.h>
 #include <openssl/crypto.h>
 #include <seccomp.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <ociimg/apply.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/json.h>
+#include <ociimg/registry_client.h>
 
 #include "cmd.h"
 #include "ociimg_build_info.h"
@@ -28,17 +28,18 @@ struct lib {
  * against: that is what a bug report needs. */
 static void runtime_versions(struct lib libs[N_LIBS])
 {
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    /* Opened on first use (ociimg/dl.h): this opens them. */
+    const char *cv = oreg_curl_version();
     const struct scmp_version *sv = seccomp_version();
-    const char *av = archive_version_string(); /* "libarchive 3.6.2" */
+    const char *av = oimg_archive_version(); /* "libarchive 3.6.2" */
     if (av && strncmp(av, "libarchive ", 11) == 0)
         av += 11;
-    snprintf(libs[0].version, sizeof(libs[0].version), "%s", cv && cv->version ? cv->version : "?");
+    snprintf(libs[0].version, sizeof(libs[0].version), "%s", cv ? cv : "not loadable");
     snprintf(libs[1].version, sizeof(libs[1].version), "%s",
              OpenSSL_version(OPENSSL_VERSION_STRING));
     snprintf(libs[2].version, sizeof(libs[2].version), "%s", zlibVersion());
     snprintf(libs[3].version, sizeof(libs[3].version), "%s", ZSTD_versionString());
-    snprintf(libs[4].version, sizeof(libs[4].version), "%s", av ? av : "?");
+    snprintf(libs[4].version, sizeof(libs[4].version), "%s", av ? av : "not loadable");
     snprintf(libs[5].version, sizeof(libs[5].version), "%s", json_c_version());
     if (sv)
         snprintf(libs[6].version, sizeof(libs[6].version), "%u.%u.%u", sv->major, sv->minor,

@@ -142,7 +142,7 @@ static int add_header(struct curl_slist **l, const char *name, const char *v)
     _cleanup_free_ char *line = NULL;
     if (asprintf(&line, "%s: %s", name, v) < 0)
         return -1;
-    struct curl_slist *n = curl_slist_append(*l, line);
+    struct curl_slist *n = sym_curl_slist_append(*l, line);
     explicit_bzero(line, strlen(line));
     if (!n)
         return -1;
@@ -154,7 +154,7 @@ static void wipe_slist(struct curl_slist *s)
 {
     for (struct curl_slist *p = s; p; p = p->next)
         explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(s);
+    sym_curl_slist_free_all(s);
 }
 
 int call_start(struct reg_call *call)

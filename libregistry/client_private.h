@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "curl_dl.h"
 
 #include <ociimg/registry.h>
 #include <ociimg/registry_client.h>

@@ -29,27 +29,18 @@ struct http_loop {
     char *ua;
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int http_loop_new(struct http_loop **out, int max_host_conns, int stall_secs, int connect_secs,
                   const char *user_agent, struct oci_error **err)
 {
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return oci_error_set(err, OCI_ERR_INTERNAL, "initialise libcurl: %s",
-                             curl_easy_strerror(global_rc));
+    int r = oreg_curl_open(err);
+    if (r < 0)
+        return r;
     struct http_loop *l = calloc(1, sizeof(*l));
     if (!l || !(l->ua = strdup(user_agent ? user_agent : "ociimg"))) {
         free(l);
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     }
-    l->multi = curl_multi_init();
+    l->multi = sym_curl_multi_init();
     if (!l->multi) {
         free(l->ua);
         free(l);
@@ -57,10 +48,10 @@ int http_loop_new(struct http_loop **out, int max_host_conns, int stall_secs, in
     }
     l->stall_secs = stall_secs;
     l->connect_secs = connect_secs;
-    curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_host_conns);
+    sym_curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    sym_curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_host_conns);
     /* Registry, blob storage it redirects to, token server. */
-    curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_host_conns * 2 + 2);
+    sym_curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_host_conns * 2 + 2);
     *out = l;
     return 0;
 }
@@ -69,7 +60,7 @@ void http_loop_free(struct http_loop *l)
 {
     if (!l)
         return;
-    curl_multi_cleanup(l->multi);
+    sym_curl_multi_cleanup(l->multi);
     free(l->ua);
     free(l);
 }
@@ -84,16 +75,16 @@ static size_t drain(struct http_loop *l)
     size_t n = 0;
     int left = 0;
     CURLMsg *m;
-    while ((m = curl_multi_info_read(l->multi, &left))) {
+    while ((m = sym_curl_multi_info_read(l->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct http_req *r = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        sym_curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         if (!r)
             continue;
         r->cres = m->data.result;
         r->done = true;
-        curl_multi_remove_handle(l->multi, r->easy);
+        sym_curl_multi_remove_handle(l->multi, r->easy);
         r->added = false;
         l->active--;
         n++;
@@ -104,22 +95,23 @@ static size_t drain(struct http_loop *l)
 int http_loop_step(struct http_loop *l, int timeout_ms, struct oci_error **err)
 {
     int running = 0;
-    CURLMcode mc = curl_multi_perform(l->multi, &running);
+    CURLMcode mc = sym_curl_multi_perform(l->multi, &running);
     if (mc == CURLM_OK && drain(l) == 0) {
-        mc = curl_multi_poll(l->multi, NULL, 0, timeout_ms < 0 ? 0 : timeout_ms, NULL);
+        mc = sym_curl_multi_poll(l->multi, NULL, 0, timeout_ms < 0 ? 0 : timeout_ms, NULL);
         if (mc == CURLM_OK)
-            mc = curl_multi_perform(l->multi, &running);
+            mc = sym_curl_multi_perform(l->multi, &running);
         drain(l);
     }
     if (mc != CURLM_OK)
-        return oci_error_set(err, OCI_ERR_INTERNAL, "transfer loop: %s", curl_multi_strerror(mc));
+        return oci_error_set(err, OCI_ERR_INTERNAL, "transfer loop: %s",
+                             sym_curl_multi_strerror(mc));
     return 0;
 }
 
 void http_loop_wakeup(void *loop)
 {
     struct http_loop *l = loop;
-    curl_multi_wakeup(l->multi);
+    sym_curl_multi_wakeup(l->multi);
 }
 
 /* ---- one exchange ---- */
@@ -148,7 +140,7 @@ static void wipe_slist(struct curl_slist *s)
     for (struct curl_slist *p = s; p; p = p->next)
         if (p->data)
             explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(s);
+    sym_curl_slist_free_all(s);
 }
 
 void http_req_free(struct http_req *r)
@@ -156,11 +148,11 @@ void http_req_free(struct http_req *r)
     if (!r)
         return;
     if (r->added) {
-        curl_multi_remove_handle(r->loop->multi, r->easy);
+        sym_curl_multi_remove_handle(r->loop->multi, r->easy);
         r->loop->active--;
     }
     if (r->easy)
-        curl_easy_cleanup(r->easy);
+        sym_curl_easy_cleanup(r->easy);
     wipe_slist(r->headers);
     headers_clear(&r->h);
     free(r->url);
@@ -342,7 +334,7 @@ static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *ud)
 {
     (void)easy;
     const struct http_tls *t = ud;
-    X509_STORE *st = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+    X509_STORE *st = sym_SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
     for (size_t i = 0; st && i < t->n_ca; i++)
         if (X509_STORE_load_file(st, t->ca_files[i]) != 1)
             return CURLE_SSL_CACERT_BADFILE;
@@ -351,12 +343,12 @@ static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *ud)
 
 const char *http_req_strerror(const struct http_req *r)
 {
-    return r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->cres);
+    return r->errbuf[0] ? r->errbuf : sym_curl_easy_strerror(r->cres);
 }
 
 #define SETOPT(opt, val)                                                                           \
     do {                                                                                           \
-        if (curl_easy_setopt(r->easy, opt, val) != CURLE_OK)                                       \
+        if (sym_curl_easy_setopt(r->easy, opt, val) != CURLE_OK)                                   \
             goto setopt_failed;                                                                    \
     } while (0)
 
@@ -378,7 +370,7 @@ int http_req_start(struct http_req **out, struct http_loop *loop, const struct h
         r->has_sink = true;
     }
     r->url = strdup(o->url);
-    r->easy = curl_easy_init();
+    r->easy = sym_curl_easy_init();
     if (!r->url || !r->easy) {
         http_req_free(r);
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
@@ -429,7 +421,7 @@ int http_req_start(struct http_req **out, struct http_loop *loop, const struct h
             SETOPT(CURLOPT_SSLKEY, o->tls->key);
         }
     }
-    if (curl_multi_add_handle(loop->multi, r->easy) != CURLM_OK) {
+    if (sym_curl_multi_add_handle(loop->multi, r->easy) != CURLM_OK) {
         http_req_free(r);
         return oci_error_set(err, OCI_ERR_INTERNAL, "start request: curl_multi_add_handle failed");
     }

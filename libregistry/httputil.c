@@ -14,11 +14,11 @@
 
 static CURLU *url_parse(const char *url)
 {
-    if (!url || strnlen(url, HTTP_URL_MAX + 1) > HTTP_URL_MAX)
+    if (!url || strnlen(url, HTTP_URL_MAX + 1) > HTTP_URL_MAX || oreg_curl_open(NULL) < 0)
         return NULL;
-    CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        curl_url_cleanup(u);
+    CURLU *u = sym_curl_url();
+    if (u && sym_curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        sym_curl_url_cleanup(u);
         return NULL;
     }
     return u;
@@ -35,18 +35,18 @@ char *http_url_origin(const char *url)
     if (!u)
         return NULL;
     char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme_ok(scheme) &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    if (sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme_ok(scheme) &&
+        sym_curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        sym_curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
         oreg_ascii_lower(scheme);
         oreg_ascii_lower(host);
         if (asprintf(&out, "%s://%s:%s", scheme, host, port) < 0)
             out = NULL;
     }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
+    sym_curl_free(scheme);
+    sym_curl_free(host);
+    sym_curl_free(port);
+    sym_curl_url_cleanup(u);
     return out;
 }
 
@@ -56,18 +56,18 @@ char *http_url_hostport(const char *url)
     if (!u)
         return NULL;
     char *host = NULL, *port = NULL, *out = NULL;
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    if (sym_curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
         oreg_ascii_lower(host);
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port) {
+        if (sym_curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port) {
             if (asprintf(&out, "%s:%s", host, port) < 0)
                 out = NULL;
         } else {
             out = strdup(host);
         }
     }
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
+    sym_curl_free(host);
+    sym_curl_free(port);
+    sym_curl_url_cleanup(u);
     return out;
 }
 
@@ -87,30 +87,32 @@ int http_url_resolve(char **out, const char *base, const char *ref, struct oci_e
     if (!u)
         return oci_error_set(err, OCI_ERR_INVALID, "invalid URL");
     char *res = NULL, *scheme = NULL;
-    CURLUcode rc = curl_url_set(u, CURLUPART_URL, ref, 0);
+    CURLUcode rc = sym_curl_url_set(u, CURLUPART_URL, ref, 0);
     if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+        rc = sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (rc == CURLUE_OK && !scheme_ok(scheme))
         rc = CURLUE_UNSUPPORTED_SCHEME;
     if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_URL, &res, 0);
-    curl_free(scheme);
-    curl_url_cleanup(u);
+        rc = sym_curl_url_get(u, CURLUPART_URL, &res, 0);
+    sym_curl_free(scheme);
+    sym_curl_url_cleanup(u);
     if (rc != CURLUE_OK) {
         oreg_quote(q, ref);
         return oci_error_set(err, OCI_ERR_INVALID, "invalid redirect location %s: %s", q,
-                             curl_url_strerror(rc));
+                             sym_curl_url_strerror(rc));
     }
     *out = strdup(res);
-    curl_free(res);
+    sym_curl_free(res);
     return *out ? 0 : oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
 }
 
 char *http_escape(const char *s)
 {
-    char *e = curl_easy_escape(NULL, s, 0);
+    if (oreg_curl_open(NULL) < 0)
+        return NULL;
+    char *e = sym_curl_easy_escape(NULL, s, 0);
     char *r = e ? strdup(e) : NULL;
-    curl_free(e);
+    sym_curl_free(e);
     return r;
 }
 
@@ -160,7 +162,9 @@ long http_parse_retry_after(const char *v, time_t now)
     uint64_t s;
     if (parse_u64(&p, &s) && *p == '\0')
         return s > 86400 * 365 ? 86400 * 365 : (long)s;
-    time_t t = curl_getdate(v, NULL);
+    if (oreg_curl_open(NULL) < 0)
+        return -1;
+    time_t t = sym_curl_getdate(v, NULL);
     if (t < 0)
         return -1;
     return t <= now ? 0 : (long)(t - now);

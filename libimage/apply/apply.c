@@ -11,14 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <ociimg/apply.h>
 #include <ociimg/cleanup.h>
 #include <ociimg/fs.h>
 
 #include "apply_private.h"
+#include "archive_dl.h"
 
 #define TAR_BLOCK 512
 
@@ -171,7 +169,7 @@ static la_ssize_t ar_read(struct archive *ar, void *ctx, const void **buf)
     struct read_ctx *c = ctx;
     ssize_t n = stream_next(c->s, buf, &c->serr);
     if (n < 0) {
-        archive_set_error(ar, EIO, "layer stream failed");
+        sym_archive_set_error(ar, EIO, "layer stream failed");
         return -1;
     }
     return n;
@@ -188,7 +186,7 @@ static int fail_ar(struct read_ctx *c, struct archive *ar, struct oci_error **er
     }
     if (err && *err)
         return -(*err)->code;
-    const char *m = archive_error_string(ar);
+    const char *m = sym_archive_error_string(ar);
     return oci_error_set(err, OCI_ERR_INVALID, "%s: %s", what, m ? m : "unknown tar error");
 }
 
@@ -198,8 +196,8 @@ static int check_header_size(struct oimg_applier *a, struct archive *ar, struct 
     /* Everything libarchive consumed for this entry besides its own 512-byte
      * header is extension headers (PAX, GNU long names).  libarchive itself
      * refuses any single one over 1 MiB before reading it. */
-    la_int64_t start = archive_read_header_position(ar);
-    la_int64_t now = archive_filter_bytes(ar, 0);
+    la_int64_t start = sym_archive_read_header_position(ar);
+    la_int64_t now = sym_archive_filter_bytes(ar, 0);
     if (start < 0 || now < start)
         return 0;
     uint64_t ext = (uint64_t)(now - start);
@@ -208,7 +206,7 @@ static int check_header_size(struct oimg_applier *a, struct archive *ar, struct 
         return oci_error_set(err, OCI_ERR_TOO_LARGE,
                              "entry `%.64s`: %llu bytes of PAX/GNU extension headers exceed the "
                              "limit of %zu",
-                             archive_entry_pathname(e) ? archive_entry_pathname(e) : "?",
+                             sym_archive_entry_pathname(e) ? sym_archive_entry_pathname(e) : "?",
                              (unsigned long long)ext, a->opts.max_pax_header);
     return 0;
 }
@@ -218,7 +216,7 @@ static int apply_entries(struct oimg_applier *a, struct archive *ar, struct read
 {
     for (;;) {
         struct archive_entry *e;
-        int rc = archive_read_next_header(ar, &e);
+        int rc = sym_archive_read_next_header(ar, &e);
         if (rc == ARCHIVE_EOF)
             return 0;
         /* ARCHIVE_RETRY (a damaged header) is as fatal to us as FATAL. */
@@ -230,13 +228,13 @@ static int apply_entries(struct oimg_applier *a, struct archive *ar, struct read
                                  (unsigned long long)a->opts.max_entries);
         /* Names are bytes to us: libarchive's failure to convert UTF-8 to
          * the C locale still leaves the raw name, which is what we want. */
-        const char *wmsg = archive_error_string(ar);
+        const char *wmsg = sym_archive_error_string(ar);
         if (rc == ARCHIVE_WARN && !(wmsg && strstr(wmsg, "converted from")))
             apply_warn(a, "tar: %s", wmsg ? wmsg : "warning");
         int r = check_header_size(a, ar, e, err);
         if (r < 0)
             return r;
-        const char *name = archive_entry_pathname(e);
+        const char *name = sym_archive_entry_pathname(e);
         if (!name)
             return oci_error_set(err, OCI_ERR_INVALID, "tar entry without a name");
         _cleanup_free_ char *clean = NULL;
@@ -287,14 +285,16 @@ int oimg_applier_apply(struct oimg_applier *a, const char *media_type, struct oi
     int ret = stream_open(&c.s, r, comp, alg, &a->total_bytes, a->opts.max_total_bytes, err);
     if (ret < 0)
         goto out;
-    ar = archive_read_new();
+    if ((ret = oimg_archive_open(err)) < 0)
+        goto out;
+    ar = sym_archive_read_new();
     if (!ar) {
         ret = oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
         goto out;
     }
-    archive_read_support_format_tar(ar);
-    archive_read_support_format_empty(ar);
-    if (archive_read_open(ar, &c, NULL, ar_read, NULL) != ARCHIVE_OK) {
+    sym_archive_read_support_format_tar(ar);
+    sym_archive_read_support_format_empty(ar);
+    if (sym_archive_read_open(ar, &c, NULL, ar_read, NULL) != ARCHIVE_OK) {
         ret = fail_ar(&c, ar, err, "open tar stream");
         goto out;
     }
@@ -319,7 +319,7 @@ int oimg_applier_apply(struct oimg_applier *a, const char *media_type, struct oi
     a->failed = false;
 out:
     if (ar)
-        archive_read_free(ar);
+        sym_archive_read_free(ar);
     stream_free(c.s);
     oci_error_free(c.serr);
     path_cache_drop(a);

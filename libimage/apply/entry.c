@@ -11,13 +11,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <ociimg/cleanup.h>
 #include <ociimg/fs.h>
 
 #include "apply_private.h"
+#include "archive_dl.h"
 
 /* The name is taken: remove what is there unless both are directories.
  * Returns 1 when an existing directory should be merged, 0 when the name is
@@ -55,12 +53,12 @@ static int write_data(struct oimg_applier *a, struct archive *ar, int fd, const 
         const void *buf;
         size_t len;
         la_int64_t off;
-        int r = archive_read_data_block(ar, &buf, &len, &off);
+        int r = sym_archive_read_data_block(ar, &buf, &len, &off);
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             return oci_error_set(err, OCI_ERR_INVALID, "`%s`: read data: %s", path,
-                                 archive_error_string(ar));
+                                 sym_archive_error_string(ar));
         if (off < 0 || (uint64_t)off + len > (uint64_t)size)
             return oci_error_set(err, OCI_ERR_INVALID, "`%s`: data beyond the file size", path);
         const char *p = buf;
@@ -101,7 +99,7 @@ static int do_file(struct oimg_applier *a, struct archive *ar, struct archive_en
     if (fd < 0)
         return oci_error_set(err, OCI_ERR_IO, "create `%s`: name keeps reappearing", path);
     if (!as_device) {
-        int r = write_data(a, ar, fd, path, archive_entry_size(e), err);
+        int r = write_data(a, ar, fd, path, sym_archive_entry_size(e), err);
         if (r < 0)
             return r;
     }
@@ -136,8 +134,8 @@ static int do_dir(struct oimg_applier *a, struct archive_entry *e, int pfd, cons
     struct stat st;
     if (fstat(fd, &st) < 0)
         return oci_error_setsys(err, OCI_ERR_IO, errno, "stat `%s`", path);
-    struct timespec mt = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-    if (dirmap_put(a->dirs, st.st_dev, st.st_ino, path, mt, archive_entry_perm(e) & 07777) < 0)
+    struct timespec mt = {sym_archive_entry_mtime(e), sym_archive_entry_mtime_nsec(e)};
+    if (dirmap_put(a->dirs, st.st_dev, st.st_ino, path, mt, sym_archive_entry_perm(e) & 07777) < 0)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -150,12 +148,12 @@ static int make_node(struct oimg_applier *a, struct archive_entry *e, int pfd, c
     for (int tries = 0; tries < 2; tries++) {
         int r;
         if (type == AE_IFLNK)
-            r = symlinkat(archive_entry_symlink(e), pfd, base);
+            r = symlinkat(sym_archive_entry_symlink(e), pfd, base);
         else if (type == AE_IFIFO)
             r = mknodat(pfd, base, S_IFIFO | 0600, 0);
         else
             r = mknodat(pfd, base, (type == AE_IFCHR ? S_IFCHR : S_IFBLK) | 0600,
-                        makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e)));
+                        makedev(sym_archive_entry_rdevmajor(e), sym_archive_entry_rdevminor(e)));
         if (r == 0) {
             struct meta_target t = {
                 .fd = -1, .dirfd = pfd, .name = base, .path = path, .type = type};
@@ -174,7 +172,7 @@ static int do_hardlink(struct oimg_applier *a, struct archive_entry *e, int pfd,
                        const char *path, struct oci_error **err)
 {
     _cleanup_free_ char *target = NULL;
-    int r = path_clean(&target, archive_entry_hardlink(e), a->opts.max_path, err);
+    int r = path_clean(&target, sym_archive_entry_hardlink(e), a->opts.max_path, err);
     if (r < 0)
         return oci_error_wrap(err, "hardlink `%s`", path);
     if (!*target)
@@ -217,10 +215,10 @@ static int do_hardlink(struct oimg_applier *a, struct archive_entry *e, int pfd,
 
 static int do_root(struct oimg_applier *a, struct archive_entry *e, struct oci_error **err)
 {
-    if (archive_entry_hardlink(e) || archive_entry_filetype(e) != AE_IFDIR)
+    if (sym_archive_entry_hardlink(e) || sym_archive_entry_filetype(e) != AE_IFDIR)
         return oci_error_set(err, OCI_ERR_INVALID,
                              "entry `%s` would replace the root directory with a non-directory",
-                             archive_entry_pathname(e));
+                             sym_archive_entry_pathname(e));
     _cleanup_close_ int fd = openat(a->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return oci_error_setsys(err, OCI_ERR_IO, errno, "open root");
@@ -229,8 +227,9 @@ static int do_root(struct oimg_applier *a, struct archive_entry *e, struct oci_e
     int r = meta_apply(a, &t, e, err);
     if (r < 0)
         return r;
-    struct timespec mt = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-    if (dirmap_put(a->dirs, a->root_dev, a->root_ino, "", mt, archive_entry_perm(e) & 07777) < 0)
+    struct timespec mt = {sym_archive_entry_mtime(e), sym_archive_entry_mtime_nsec(e)};
+    if (dirmap_put(a->dirs, a->root_dev, a->root_ino, "", mt, sym_archive_entry_perm(e) & 07777) <
+        0)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -252,9 +251,9 @@ int entry_apply(struct oimg_applier *a, struct archive *ar, struct archive_entry
     if (r < 0)
         return oci_error_wrap(err, "`%s`", clean);
 
-    mode_t type = archive_entry_filetype(e);
+    mode_t type = sym_archive_entry_filetype(e);
     struct oimg_apply_stats *st = a->st;
-    if (archive_entry_hardlink(e)) {
+    if (sym_archive_entry_hardlink(e)) {
         r = do_hardlink(a, e, pfd, base, clean, err);
         st->hardlinks++;
     } else {
@@ -268,7 +267,7 @@ int entry_apply(struct oimg_applier *a, struct archive *ar, struct archive_entry
             st->dirs++;
             break;
         case AE_IFLNK: {
-            const char *target = archive_entry_symlink(e);
+            const char *target = sym_archive_entry_symlink(e);
             if (!target)
                 return oci_error_set(err, OCI_ERR_INVALID, "symlink `%s` has no target", clean);
             if (strlen(target) > a->opts.max_path)
@@ -283,8 +282,8 @@ int entry_apply(struct oimg_applier *a, struct archive *ar, struct archive_entry
         case AE_IFBLK:
             if (a->opts.rootless) {
                 apply_warn(a, "`%s`: device %u:%u created as an empty file (rootless)", clean,
-                           (unsigned)archive_entry_rdevmajor(e),
-                           (unsigned)archive_entry_rdevminor(e));
+                           (unsigned)sym_archive_entry_rdevmajor(e),
+                           (unsigned)sym_archive_entry_rdevminor(e));
                 r = do_file(a, ar, e, pfd, base, clean, true, err);
             } else {
                 r = make_node(a, e, pfd, base, clean, type, err);

@@ -12,12 +12,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <ociimg/cleanup.h>
 
 #include "apply_private.h"
+#include "archive_dl.h"
 
 #define ROOTLESS_XATTR "user.rootlesscontainers"
 #define NOOP_ID 0xFFFFFFFFu
@@ -145,8 +143,8 @@ static int drop_stale_xattrs(struct oimg_applier *a, const struct meta_target *t
         const char *name;
         const void *val;
         size_t size;
-        archive_entry_xattr_reset(e);
-        while (!wanted && archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK)
+        sym_archive_entry_xattr_reset(e);
+        while (!wanted && sym_archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK)
             wanted =
                 strcmp(name, k) == 0 && !(a->opts.rootless && strcmp(name, ROOTLESS_XATTR) == 0);
         if (!wanted && fremovexattr(t->fd, k) < 0 && errno != ENODATA)
@@ -187,10 +185,10 @@ int meta_apply(struct oimg_applier *a, const struct meta_target *t, struct archi
                struct oci_error **err)
 {
     uint32_t uid = 0, gid = 0;
-    int r = id_of(err, t->path, "uid", archive_entry_uid(e), &uid);
+    int r = id_of(err, t->path, "uid", sym_archive_entry_uid(e), &uid);
     if (r < 0)
         return r;
-    r = id_of(err, t->path, "gid", archive_entry_gid(e), &gid);
+    r = id_of(err, t->path, "gid", sym_archive_entry_gid(e), &gid);
     if (r < 0)
         return r;
     bool is_link = t->type == AE_IFLNK;
@@ -212,9 +210,9 @@ int meta_apply(struct oimg_applier *a, const struct meta_target *t, struct archi
     const char *key;
     const void *val;
     size_t size;
-    archive_entry_xattr_reset(e);
+    sym_archive_entry_xattr_reset(e);
     /* Bounded by the entry's PAX header, itself capped. */
-    while (archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK) {
+    while (sym_archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK) {
         if (!key || !*key || xattr_dropped(key))
             continue;
         if (strcmp(key, ROOTLESS_XATTR) == 0) {
@@ -244,7 +242,7 @@ int meta_apply(struct oimg_applier *a, const struct meta_target *t, struct archi
     }
 
     if (!is_link) {
-        mode_t mode = archive_entry_perm(e) & 07777;
+        mode_t mode = sym_archive_entry_perm(e) & 07777;
         if (t->type == AE_IFDIR && a->opts.rootless)
             mode |= 0700; /* the real mode comes back in finish() */
         r = t->fd >= 0 ? fchmod(t->fd, mode) : fchmodat(t->dirfd, t->name, mode, 0);
@@ -254,11 +252,11 @@ int meta_apply(struct oimg_applier *a, const struct meta_target *t, struct archi
 
     if (t->type != AE_IFDIR) {
         struct timespec ts[2];
-        ts[1].tv_sec = archive_entry_mtime(e);
-        ts[1].tv_nsec = archive_entry_mtime_nsec(e);
-        if (archive_entry_atime_is_set(e)) {
-            ts[0].tv_sec = archive_entry_atime(e);
-            ts[0].tv_nsec = archive_entry_atime_nsec(e);
+        ts[1].tv_sec = sym_archive_entry_mtime(e);
+        ts[1].tv_nsec = sym_archive_entry_mtime_nsec(e);
+        if (sym_archive_entry_atime_is_set(e)) {
+            ts[0].tv_sec = sym_archive_entry_atime(e);
+            ts[0].tv_nsec = sym_archive_entry_atime_nsec(e);
         } else {
             ts[0] = ts[1];
         }

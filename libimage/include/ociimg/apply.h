@@ -136,6 +136,10 @@ int oimg_apply_media_type_compression(const char *media_type);
  * xattr needed). */
 size_t oimg_apply_rootless_encode(uint8_t buf[12], uint32_t uid, uint32_t gid);
 
+/* The libarchive the applier uses ("libarchive 3.6.2"; opened now if it
+ * was not yet), or NULL if it cannot be loaded. */
+const char *oimg_archive_version(void);
+
 #ifdef __cplusplus
 }
 #endif

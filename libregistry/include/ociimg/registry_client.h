@@ -137,6 +137,10 @@ void oreg_tags_free(char **tags, size_t n);
 int oreg_login_check(struct oreg_client *c, const char *registry, const char *username,
                      const char *password, struct oci_error **err);
 
+/* The libcurl this process uses ("7.88.1"; opened now if it was not yet),
+ * or NULL if it cannot be loaded. */
+const char *oreg_curl_version(void);
+
 /* ---- pull ---------------------------------------------------------------- */
 
 /* For a consumer of blob bytes while they download (the streaming

@@ -1,0 +1,33 @@
+/* Libraries that only some commands need, opened on first use.
+ *
+ * libcurl and libarchive bring some forty shared objects with them; mapping
+ * and relocating those costs every process about 5 ms before main(), which
+ * is a quarter of a warm `ociimg run` that needs neither.  So the modules
+ * that use them call through pointers filled here, by dlopen, when the
+ * first transfer or layer needs them.
+ *
+ * A module lists its functions with OCI_DL_SYM over pointers named
+ * sym_<function> (declared with typeof, so calls keep their prototypes). */
+#ifndef OCIIMG_DL_H
+#define OCIIMG_DL_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+struct oci_dl_sym {
+    const char *name;
+    void **fn;
+};
+#define OCI_DL_SYM(f)                                                                              \
+    {                                                                                              \
+#f, (void **)&sym_##f                                                                      \
+    }
+
+/* Opens soname (never closed) and fills every sym's *fn: all of them, or
+ * none and an error naming the library or the missing function.  Not
+ * thread-safe by itself: callers run it once (pthread_once). */
+int oci_dl_open(const char *soname, const struct oci_dl_sym *syms, size_t n,
+                struct oci_error **err);
+
+#endif
