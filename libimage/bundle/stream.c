@@ -4,9 +4,12 @@
  * The downloader pushes bytes (begin/data/end per blob, blobs interleaved,
  * from its own thread); one apply thread pulls them layer after layer.  The
  * downloader never waits for us: bytes of any blob go into that blob's spool
- * (64 KiB chunks in memory while the shared budget lasts, then an unnamed
- * file in the bundle's temp dir), and the apply thread reads the spool of
- * the layer whose turn it is, waiting when it has caught up.  A blob that
+ * (64 KiB chunks in memory while the shared budget lasts), and the apply
+ * thread reads the spool of the layer whose turn it is, waiting when it has
+ * caught up.  Past the budget a blob's bytes are not copied again: with a
+ * layout they are read back from the file the downloader writes them into
+ * (its partial file, which becomes the blob at commit); without one they go
+ * to an unnamed file in the bundle's temp dir.  A blob that
  * completes before its turn is read from the layout instead (its spool is
  * dropped), as is any blob the downloader never sent (already present, a
  * repeated layer, or a race with another pull): those are read once the
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ociimg/bundle.h>
@@ -47,12 +51,13 @@ struct blob {
     const struct oimg_descriptor *d;
     enum blob_state state;
     bool is_config;
-    bool use_layout; /* read it from the layout, ignore what is pushed */
-    bool started;    /* the apply thread has read from the spool */
-    bool tried;      /* the config: its bytes were all there once, but wrong */
-    uint64_t w;      /* bytes accepted into the spool, in blob order */
-    uint64_t skip;   /* after a restart of a started blob: replayed bytes to drop */
-    uint64_t seen;   /* bytes pushed in the current attempt */
+    bool use_layout;  /* read it from the layout, ignore what is pushed */
+    bool started;     /* the apply thread has read from the spool */
+    bool tried;       /* the config: its bytes were all there once, but wrong */
+    bool via_partial; /* past the budget: bytes from w on are in the layout's partial file */
+    uint64_t w;       /* bytes accepted into the spool, in blob order */
+    uint64_t skip;    /* after a restart of a started blob: replayed bytes to drop */
+    uint64_t seen;    /* bytes pushed in the current attempt */
     struct chunk *head, *tail;
     size_t mem; /* bytes of chunks held */
     int fd;     /* the spill file, -1 until used */
@@ -106,6 +111,7 @@ static void spool_clear(struct oimg_unpack_stream *s, struct blob *b)
     b->file_w = b->file_r = 0;
     b->w = b->r = 0;
     b->tried = false;
+    b->via_partial = false;
 }
 
 static int spill_file(struct oimg_unpack_stream *s, struct oci_error **err)
@@ -142,6 +148,10 @@ static int spool_write(struct oimg_unpack_stream *s, struct blob *b, const char 
     if (b->d->size < 0 || len > (uint64_t)b->d->size - b->w)
         return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH, "blob %s: more than its %lld bytes",
                              b->d->digest.str, (long long)b->d->size);
+    if (b->via_partial) {
+        b->w += len;
+        return 0;
+    }
     while (len > 0 && b->fd < 0) {
         if (b->tail && b->tail->len < CHUNK) {
             size_t n = CHUNK - b->tail->len;
@@ -156,6 +166,13 @@ static int spool_write(struct oimg_unpack_stream *s, struct blob *b, const char 
         }
         /* The config stays in memory whatever the budget (it is capped). */
         if (!b->is_config && s->mem_used + CHUNK > MEM_BUDGET) {
+            if (s->l) {
+                /* The downloader is writing these bytes into the layout
+                 * anyway: the apply thread reads them there. */
+                b->via_partial = true;
+                b->w += len;
+                return 0;
+            }
             int fd = spill_file(s, err);
             if (fd < 0)
                 return fd;
@@ -312,6 +329,8 @@ struct layer_reader {
     bool dup, from_layout;
     int fd;       /* the layout's blob, when read from there */
     uint64_t off; /* where in it */
+    int pfd;      /* via_partial: the download's file, or the committed blob */
+    bool reopened;
 };
 
 static bool has_bytes(const struct blob *b)
@@ -323,7 +342,7 @@ static bool readable(struct oimg_unpack_stream *s, struct blob *b, bool dup)
 {
     if (s->aborted || s->source_done || b->use_layout || b->state != B_WAIT)
         return true;
-    return !dup && (has_bytes(b) || (b->started && b->r >= (uint64_t)b->d->size));
+    return !dup && (has_bytes(b) || b->via_partial || (b->started && b->r >= (uint64_t)b->d->size));
 }
 
 /* Waits (mu held) until b can be read; 1 = from the layout, 0 = from the
@@ -366,7 +385,7 @@ static size_t take_mem(struct oimg_unpack_stream *s, struct blob *b, void *buf, 
         }
         /* A partial last chunk still receives bytes, unless the spool
          * went on in the file. */
-        if (c == b->tail && c->len < CHUNK && b->fd < 0)
+        if (c == b->tail && c->len < CHUNK && b->fd < 0 && !b->via_partial)
             return 0;
         b->head = c->next;
         if (!b->head)
@@ -393,6 +412,81 @@ static ssize_t layout_read(struct layer_reader *lr, void *buf, size_t len, struc
             return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
         lr->off += (uint64_t)n;
         return n;
+    }
+}
+
+/* A blob past the memory budget, once its spooled memory is read: the rest
+ * from the file the downloader writes into.  Its writer thread signals no
+ * one when bytes land, so while the download is behind this polls, every
+ * PARTIAL_POLL_MS.  After the commit the blob itself holds every byte; a
+ * file that still comes up short (a discarded attempt's) is swapped for it
+ * once, and the applier's digest and size checks judge what was read. */
+#define PARTIAL_POLL_MS 2
+
+static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, struct oci_error **err)
+{
+    struct oimg_unpack_stream *s = lr->s;
+    struct blob *b = lr->b;
+    const uint64_t size = (uint64_t)b->d->size;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->aborted || b->state == B_FAILED) {
+            int r = s->aborted ? oci_error_set(err, OCI_ERR_STATE, "cancelled")
+                               : oci_error_set(err, -b->code, "%s",
+                                               b->err && b->err->msg ? b->err->msg : "failed");
+            pthread_mutex_unlock(&s->mu);
+            return r;
+        }
+        bool final = b->state == B_DONE || s->source_done;
+        uint64_t off = b->r;
+        pthread_mutex_unlock(&s->mu);
+        if (off >= size)
+            return 0;
+        if (lr->pfd < 0) {
+            struct oci_error *e = NULL;
+            lr->pfd = final ? oimg_layout_blob_open(s->l, &b->d->digest, &e)
+                            : oimg_layout_blob_open_partial(s->l, &b->d->digest, &e);
+            if (lr->pfd < 0 && (final || lr->pfd != -OCI_ERR_NOT_FOUND)) {
+                *err = e;
+                return lr->pfd;
+            }
+            oci_error_free(e);
+        }
+        ssize_t n = 0;
+        if (lr->pfd >= 0) {
+            size_t want = len < size - off ? len : (size_t)(size - off);
+            do
+                n = pread(lr->pfd, buf, want, (off_t)off);
+            while (n < 0 && errno == EINTR);
+            if (n < 0)
+                return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
+        }
+        pthread_mutex_lock(&s->mu);
+        if (n > 0) {
+            b->r += (uint64_t)n;
+            pthread_mutex_unlock(&s->mu);
+            return n;
+        }
+        if (final) {
+            if (lr->reopened) {
+                pthread_mutex_unlock(&s->mu);
+                return 0;
+            }
+            close(lr->pfd);
+            lr->pfd = -1;
+            lr->reopened = true;
+            continue;
+        }
+        if (b->state != B_WAIT || s->source_done || s->aborted)
+            continue; /* it changed while we read: look again */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PARTIAL_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &until);
     }
 }
 
@@ -426,6 +520,10 @@ static ssize_t layer_read(void *ctx, void *buf, size_t len, struct oci_error **e
             b->r += n;
             pthread_mutex_unlock(&s->mu);
             return (ssize_t)n;
+        }
+        if (b->via_partial) {
+            pthread_mutex_unlock(&s->mu);
+            return partial_read(lr, buf, len, err);
         }
         if (b->file_r < b->file_w) {
             uint64_t off = b->file_r;
@@ -549,12 +647,14 @@ static int apply_all(struct oimg_unpack_stream *s, struct oci_error **err)
     struct oimg_unpack_result sum = {.manifest = s->manifest_digest};
     for (size_t i = 0; r >= 0 && i < s->m->n_layers; i++) {
         struct blob *b = &s->blobs[s->layer_blob[i]];
-        struct layer_reader lr = {.s = s, .b = b, .dup = s->layer_dup[i], .fd = -1};
+        struct layer_reader lr = {.s = s, .b = b, .dup = s->layer_dup[i], .fd = -1, .pfd = -1};
         struct oimg_reader rd = {layer_read, &lr};
         struct oimg_apply_stats st;
         r = bundle_apply_blob(a, &s->m->layers[i], &rd, &cfg->rootfs.diff_ids[i], &st, err);
         if (lr.fd >= 0)
             close(lr.fd);
+        if (lr.pfd >= 0)
+            close(lr.pfd);
         if (r < 0) {
             r = oci_error_wrap(err, "layer %zu (%s)", i, s->m->layers[i].digest.str);
             break;

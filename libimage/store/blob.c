@@ -59,6 +59,22 @@ int oimg_layout_blob_open(const struct oimg_layout *l, const struct oimg_digest 
     return store_open_regular(&st, l->dirfd, path, err);
 }
 
+int oimg_layout_blob_open_partial(const struct oimg_layout *l, const struct oimg_digest *d,
+                                  struct oci_error **err)
+{
+    /* Parsed again: only a valid digest becomes "<alg>-<hex>", a plain name. */
+    struct oimg_digest v;
+    int r = oimg_digest_parse(&v, d->str, err);
+    if (r < 0)
+        return r;
+    char path[OIMG_DIGEST_MAX + 32];
+    if (snprintf(path, sizeof(path), STORE_STATE_DIR "/" STORE_PARTIAL_NAME "/%s-%s",
+                 oimg_digest_alg_name(v.alg), oimg_digest_encoded(&v)) >= (int)sizeof(path))
+        return oci_error_set(err, OCI_ERR_INVALID, "digest too long");
+    struct stat st;
+    return store_open_regular(&st, l->dirfd, path, err);
+}
+
 int oimg_layout_blob_read(char **out, size_t *out_len, const struct oimg_layout *l,
                           const struct oimg_digest *d, int64_t expected_size, size_t max,
                           struct oci_error **err)

@@ -1,11 +1,13 @@
 /* The streamed unpack (oimg_unpack_stream_*) fed as a downloader would:
  * blobs out of order and interleaved (layer 3 before layer 1 finishes), a
- * later layer big enough to spill its spool to a file, a restart from byte
+ * later layer big enough to spill its spool to a file (no layout) or to be
+ * read from the download's partial file (a layout), a restart from byte
  * 0 before and after the applier read a blob, blobs taken from the layout,
  * a repeated layer, a fast layer, a corrupt byte, bytes past a blob's size
  * and a cancel.  Each bundle is compared with oimg_unpack of the same image
  * through oimg_export_tar. */
 #include <fcntl.h>
+#include <glob.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -400,6 +402,83 @@ static void test_fast_layer(void)
     free(dest);
 }
 
+/* big.bin's size in the bundle being built at top/.<name>.ociimg-*, or -1. */
+static long long building_size(const char *name)
+{
+    char *pat = bt_fmt("%s/.%s.ociimg-*/rootfs/big.bin", top, name);
+    glob_t g;
+    long long n = -1;
+    struct stat st;
+    if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1 && stat(g.gl_pathv[0], &st) == 0)
+        n = (long long)st.st_size;
+    globfree(&g);
+    free(pat);
+    return n;
+}
+
+static long long wait_size(const char *name, long long want, int ms)
+{
+    long long n = -1;
+    for (int i = 0; i < ms / 10 && (n = building_size(name)) < want; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    return n;
+}
+
+/* Past the memory budget, with a layout, a layer's bytes are read from the
+ * file the downloader writes them into (.ociimg/partial/<alg>-<hex>), not
+ * from a copy: the applier gets exactly as far as that file goes, before
+ * the blob is committed. */
+static void test_via_partial(void)
+{
+    char *lp = bt_fmt("%s/layout4", top);
+    struct oimg_layout *l4 = NULL;
+    CHECK_OK(oimg_layout_open(&l4, lp, OIMG_LAYOUT_CREATE, T_ERR));
+    char *dest = bt_fmt("%s/b-partial", top);
+    struct oimg_unpack_stream *s = start(dest, l4);
+    struct oimg_digest got;
+    if (!s || !l4)
+        return;
+    whole(s, &cd, cfgb);
+    CHECK_OK(oimg_layout_blob_put(&got, l4, gz[0].p, gz[0].n, T_ERR));
+    whole(s, &ld[0], gz[0]);
+
+    /* The "downloader": every byte of layer 2 pushed, but only the first
+     * 4.5 MiB in its partial file so far. */
+    char *pdir = bt_fmt("%s/.ociimg/partial", lp);
+    CHECK(bt_sh("mkdir -p '%s'", pdir) == 0);
+    char *pf = bt_fmt("%s/sha256-%s", pdir, ld[1].digest.str + 7);
+    int fd = open(pf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    const size_t first = 4608 * 1024;
+    CHECK(gz[1].n > first + 1024 * 1024);
+    CHECK(write(fd, gz[1].p, first) == (ssize_t)first);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[1], NULL), 0);
+    feed(s, &ld[1], gz[1], 0, gz[1].n);
+    /* The applier stops where the file ends: no copy of its own to go on
+     * with (big.bin is 6 MiB of incompressible data). */
+    long long before = wait_size("b-partial", 6291456, 400);
+    CHECK(before < 4608 * 1024);
+    /* The rest lands: it goes on, still before the commit. */
+    CHECK(write(fd, gz[1].p + first, gz[1].n - first) == (ssize_t)(gz[1].n - first));
+    close(fd);
+    CHECK_INT(wait_size("b-partial", 6291456, 10000), 6291456);
+    CHECK_OK(oimg_layout_blob_put(&got, l4, gz[1].p, gz[1].n, T_ERR));
+    CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[1], 0, NULL), 0);
+    CHECK_OK(oimg_layout_blob_put(&got, l4, gz[2].p, gz[2].n, T_ERR));
+    whole(s, &ld[2], gz[2]);
+    struct oimg_unpack_result res = {0};
+    CHECK_OK(oimg_unpack_stream_finish(s, &res, T_ERR));
+    CHECK_INT(res.layers, NL);
+    CHECK(!oimg_unpack_stream_restarted(s));
+    oimg_unpack_stream_free(s);
+    same_as_unpack(dest);
+    oimg_layout_free(l4);
+    free(pf);
+    free(pdir);
+    free(lp);
+    free(dest);
+}
+
 /* A flipped byte fails the bundle, and nothing is left. */
 static void test_corrupt(void)
 {
@@ -490,6 +569,7 @@ int main(void)
     T_RUN(test_from_layout);
     T_RUN(test_repeated_layer);
     T_RUN(test_fast_layer);
+    T_RUN(test_via_partial);
     T_RUN(test_corrupt);
     T_RUN(test_oversize);
     T_RUN(test_cancel);

@@ -38,6 +38,12 @@ int oimg_layout_blob_stat(const struct oimg_layout *l, const struct oimg_digest 
 /* Opens a blob for reading (O_RDONLY|O_CLOEXEC|O_NOFOLLOW); returns an fd. */
 int oimg_layout_blob_open(const struct oimg_layout *l, const struct oimg_digest *d,
                           struct oci_error **err);
+/* The file a resumable download of d is being written into (see
+ * oimg_layout_blob_begin_resume), read-only, or -OCI_ERR_NOT_FOUND.  Its
+ * bytes are unverified until the blob is committed, by rename: an fd opened
+ * before stays on the same file, which then holds the whole blob. */
+int oimg_layout_blob_open_partial(const struct oimg_layout *l, const struct oimg_digest *d,
+                                  struct oci_error **err);
 /* Reads a whole blob (at most max bytes) and verifies its digest and, if
  * expected_size >= 0, its size. */
 int oimg_layout_blob_read(char **out, size_t *out_len, const struct oimg_layout *l,
