@@ -128,9 +128,18 @@ static void make_id(char *id, size_t n, bool store)
                  rnd[3]);
 }
 
+/* A --rm container's files go with it: they are not synced (`durable`
+ * false); a kept container's must survive a crash, for prune. */
+static int write_file(int cfd, const char *name, const char *buf, size_t len, bool durable,
+                      struct oci_error **err)
+{
+    return durable ? oimg_fs_write_atomic(cfd, name, buf, len, 0600, err)
+                   : oimg_fs_write_volatile(cfd, name, buf, len, 0600, err);
+}
+
 static int write_container_json(int cfd, const char *id, const struct oreg_ref *ref,
                                 const struct oimg_digest *manifest, const char *state_root,
-                                struct oci_error **err)
+                                bool durable, struct oci_error **err)
 {
     char created[32];
     time_t now = time(NULL);
@@ -148,12 +157,12 @@ static int write_container_json(int cfd, const char *id, const struct oreg_ref *
     _cleanup_free_ char *txt = oimg_json_dump(o, true);
     if (!txt)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
-    return oimg_fs_write_atomic(cfd, CMD_STORE_CONTAINER_JSON, txt, strlen(txt), 0600, err);
+    return write_file(cfd, CMD_STORE_CONTAINER_JSON, txt, strlen(txt), durable, err);
 }
 
 /* The container's config.json: the cached one, edited for this run. */
 static int write_config(int cfd, const struct cmd_store *s, const char *rootfs_name,
-                        bool no_seccomp, struct oci_error **err)
+                        bool no_seccomp, bool durable, struct oci_error **err)
 {
     _cleanup_free_ char *path = NULL, *buf = NULL;
     size_t len = 0;
@@ -175,7 +184,7 @@ static int write_config(int cfd, const struct cmd_store *s, const char *rootfs_n
             return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
         len = strlen(buf);
     }
-    return oimg_fs_write_atomic(cfd, "config.json", buf, len, 0600, err);
+    return write_file(cfd, "config.json", buf, len, durable, err);
 }
 
 /* Mounts made from here on stay in this process' own mount namespace: they
@@ -306,14 +315,14 @@ static int run_from_store(int *status, const char *image, const char *id, const 
     if (ret >= 0 && flock(cfd, LOCK_EX | LOCK_NB) < 0)
         ret = oci_error_setsys(err, OCI_ERR_IO, errno, "lock container %s", id);
     if (ret >= 0)
-        ret = write_container_json(cfd, id, ref, &manifest, o->state_root, err);
+        ret = write_container_json(cfd, id, ref, &manifest, o->state_root, !o->rm, err);
     cmd_store_lock(&s, LOCK_UN, NULL);
 
     bool mounted = false;
     if (ret >= 0)
         ret = make_rootfs(&mounted, cfd, &s, rootfs_name, o, err);
     if (ret >= 0)
-        ret = write_config(cfd, &s, rootfs_name, o->no_seccomp, err);
+        ret = write_config(cfd, &s, rootfs_name, o->no_seccomp, !o->rm, err);
     if (ret >= 0) {
         _cleanup_free_ char *bundle = NULL;
         if (asprintf(&bundle, "%s/containers/%s", s.root, id) < 0)

@@ -355,8 +355,8 @@ int oimg_fs_mktemp(char **name_out, int dirfd, const char *prefix, struct oci_er
                          MKTEMP_TRIES);
 }
 
-int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
-                         struct oci_error **err)
+static int write_replace(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+                         bool sync, struct oci_error **err)
 {
     _cleanup_free_ char *tmp = NULL;
     _cleanup_close_ int fd = oimg_fs_mktemp(&tmp, dirfd, OIMG_FS_TMP_PREFIX, err);
@@ -372,7 +372,7 @@ int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t le
         r = oci_error_setsys(err, OCI_ERR_IO, errno, "chmod `%s`", name);
         goto fail;
     }
-    if (fsync(fd) < 0) {
+    if (sync && fsync(fd) < 0) {
         r = oci_error_setsys(err, OCI_ERR_IO, errno, "fsync `%s`", name);
         goto fail;
     }
@@ -380,7 +380,7 @@ int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t le
         r = oci_error_setsys(err, oimg_errno_code(errno), errno, "rename into `%s`", name);
         goto fail;
     }
-    r = oimg_fs_fsync_dir(dirfd, err);
+    r = sync ? oimg_fs_fsync_dir(dirfd, err) : 0;
     if (r < 0)
         return oci_error_wrap(err, "write `%s`", name);
     return 0;
@@ -388,6 +388,18 @@ int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t le
 fail:
     unlinkat(dirfd, tmp, 0);
     return r;
+}
+
+int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+                         struct oci_error **err)
+{
+    return write_replace(dirfd, name, buf, len, mode, true, err);
+}
+
+int oimg_fs_write_volatile(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+                           struct oci_error **err)
+{
+    return write_replace(dirfd, name, buf, len, mode, false, err);
 }
 
 /* ---- directories ---- */

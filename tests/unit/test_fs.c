@@ -312,6 +312,30 @@ static void test_write_atomic(void)
     close(dfd);
 }
 
+/* The unsynced variant replaces the same way: whole file, mode, no temp
+ * left on failure. */
+static void test_write_volatile(void)
+{
+    int dfd = oimg_fs_mkdir_p_at(topfd, "volatile", 0755, NULL);
+    CHECK(dfd >= 0);
+    CHECK_OK(oimg_fs_write_volatile(dfd, "f", "hello", 5, 0644, T_ERR));
+    CHECK_OK(oimg_fs_write_volatile(dfd, "f", "again!", 6, 0600, T_ERR));
+    CHECK_INT(count_entries(dfd), 1);
+    int fd = openat(dfd, "f", O_RDONLY | O_CLOEXEC);
+    expect_content(fd, "again!");
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600);
+    close(fd);
+    mkdirat(dfd, "isdir", 0755);
+    put(dfd, "isdir/x", "x");
+    struct oci_error *e = NULL;
+    CHECK(oimg_fs_write_volatile(dfd, "isdir", "data", 4, 0644, &e) < 0);
+    CHECK(e && strstr(e->msg, "isdir"));
+    oci_error_free(e);
+    CHECK_INT(count_entries(dfd), 2);
+    close(dfd);
+}
+
 static void test_mktemp(void)
 {
     int dfd = oimg_fs_mkdir_p_at(topfd, "tmps", 0755, NULL);
@@ -425,6 +449,7 @@ int main(void)
     T_RUN(test_open_in_root_openat2);
     T_RUN(test_open_in_root_walk);
     T_RUN(test_write_atomic);
+    T_RUN(test_write_volatile);
     T_RUN(test_mktemp);
     T_RUN(test_mkdir_p);
     T_RUN(test_read_write_all);

@@ -25,6 +25,11 @@ int oimg_fs_open_in_root(int rootfd, const char *path, int flags, mode_t mode,
  * rename over name, fsync dirfd. */
 int oimg_fs_write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
                          struct oci_error **err);
+/* The same without the fsyncs: readers never see a partial file, but a
+ * crash may lose it.  For files that go with their directory (a --rm
+ * container's), where the syncs are most of the cost. */
+int oimg_fs_write_volatile(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+                           struct oci_error **err);
 
 /* Creates a unique temp file "<prefix>XXXXXX" in dirfd (O_RDWR|O_CLOEXEC|O_EXCL,
  * mode 0600 before umask is applied by the caller's fchmod).  *name_out gets the
