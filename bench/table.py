@@ -31,6 +31,9 @@ class Failed(Exception):
 def timed(work, argv):
     """Runs argv under GNU time; returns (seconds, peak RSS in KiB)."""
     out = os.path.join(work, "time.out")
+    # Untimed: the dirty data earlier runs left is written back now, not inside this run's
+    # own fsyncs (ext4 commits them together); each run then pays for its own writes only.
+    os.sync()
     t0 = time.perf_counter()
     p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
