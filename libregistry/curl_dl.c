@@ -1,7 +1,4 @@
 /* libcurl opened on first use (ociimg/dl.h says why). */
-#include <pthread.h>
-#include <stdio.h>
-
 #include <ociimg/dl.h>
 
 #include "curl_dl.h"
@@ -19,45 +16,34 @@
 OREG_CURL_FUNCS(OREG_DL_DEFINE)
 OREG_DL_DEFINE(SSL_CTX_get_cert_store)
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int open_code;
-static char open_msg[512];
-
-static void open_once(void)
+static int load(struct oci_error **err)
 {
 #define SYM(f) OCI_DL_SYM(f),
     static const struct oci_dl_sym curl_syms[] = {OREG_CURL_FUNCS(SYM)};
 #undef SYM
     static const struct oci_dl_sym ssl_syms[] = {OCI_DL_SYM(SSL_CTX_get_cert_store)};
-    struct oci_error *e = NULL;
-    int r =
-        oci_dl_open(OCIIMG_LIBCURL_SONAME, curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]), &e);
-    if (r >= 0) {
-        const curl_version_info_data *v = sym_curl_version_info(CURLVERSION_NOW);
-        if (!v || v->version_num < CURL_MIN_VERSION)
-            r = oci_error_set(&e, OCI_ERR_UNSUPPORTED,
-                              "%s is libcurl %s; at least 7.85.0 is needed", OCIIMG_LIBCURL_SONAME,
-                              v && v->version ? v->version : "?");
-    }
-    if (r >= 0)
-        r = oci_dl_open(OCIIMG_LIBSSL_SONAME, ssl_syms, 1, &e);
-    CURLcode rc;
-    if (r >= 0 && (rc = sym_curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
-        r = oci_error_set(&e, OCI_ERR_INTERNAL, "initialise libcurl: %s",
-                          sym_curl_easy_strerror(rc));
-    if (r < 0) {
-        open_code = r;
-        snprintf(open_msg, sizeof(open_msg), "%s", e && e->msg ? e->msg : "load libcurl");
-        oci_error_free(e);
-    }
+    int r = oci_dl_open(OCIIMG_LIBCURL_SONAME, curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
+                        err);
+    if (r < 0)
+        return r;
+    const curl_version_info_data *v = sym_curl_version_info(CURLVERSION_NOW);
+    if (!v || v->version_num < CURL_MIN_VERSION)
+        return oci_error_set(err, OCI_ERR_UNSUPPORTED,
+                             "%s is libcurl %s; at least 7.85.0 is needed", OCIIMG_LIBCURL_SONAME,
+                             v && v->version ? v->version : "?");
+    if ((r = oci_dl_open(OCIIMG_LIBSSL_SONAME, ssl_syms, 1, err)) < 0)
+        return r;
+    CURLcode rc = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        return oci_error_set(err, OCI_ERR_INTERNAL, "initialise libcurl: %s",
+                             sym_curl_easy_strerror(rc));
+    return 0;
 }
 
 int oreg_curl_open(struct oci_error **err)
 {
-    pthread_once(&once, open_once);
-    if (open_code < 0)
-        return oci_error_set(err, -open_code, "%s", open_msg);
-    return 0;
+    static struct oci_dl_once once = OCI_DL_ONCE_INIT;
+    return oci_dl_once(&once, load, err);
 }
 
 const char *oreg_curl_version(void)

@@ -1,5 +1,6 @@
 /* dlopen of the libraries only some commands need (see ociimg/dl.h). */
 #include <dlfcn.h>
+#include <stdio.h>
 
 #include <ociimg/dl.h>
 
@@ -24,4 +25,22 @@ int oci_dl_open(const char *soname, const struct oci_dl_sym *syms, size_t n, str
         *syms[i].fn = f;
     }
     return 0;
+}
+
+int oci_dl_once(struct oci_dl_once *once, int (*load)(struct oci_error **err),
+                struct oci_error **err)
+{
+    pthread_mutex_lock(&once->mu);
+    if (!once->done) {
+        struct oci_error *e = NULL;
+        int r = load(&e);
+        once->code = r < 0 ? r : 0;
+        if (r < 0)
+            snprintf(once->msg, sizeof(once->msg), "%s", e && e->msg ? e->msg : "load failed");
+        oci_error_free(e);
+        once->done = true;
+    }
+    int code = once->code;
+    pthread_mutex_unlock(&once->mu);
+    return code < 0 ? oci_error_set(err, -code, "%s", once->msg) : 0;
 }

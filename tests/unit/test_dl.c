@@ -49,6 +49,39 @@ static void test_errors(void)
     oci_error_clear(&e);
 }
 
+static int loads;
+static int load_fails(struct oci_error **err)
+{
+    loads++;
+    return oci_error_set(err, OCI_ERR_UNSUPPORTED, "load libx.so.1: gone");
+}
+
+static int load_ok(struct oci_error **err)
+{
+    (void)err;
+    loads++;
+    return 0;
+}
+
+/* Loaded once; a failure is remembered and told to every caller. */
+static void test_once(void)
+{
+    static struct oci_dl_once bad = OCI_DL_ONCE_INIT, good = OCI_DL_ONCE_INIT;
+    struct oci_error *e = NULL;
+    loads = 0;
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(oci_dl_once(&bad, load_fails, &e), -OCI_ERR_UNSUPPORTED);
+        CHECK(e && strcmp(e->msg, "load libx.so.1: gone") == 0);
+        oci_error_clear(&e);
+    }
+    CHECK_INT(oci_dl_once(&bad, load_fails, NULL), -OCI_ERR_UNSUPPORTED);
+    CHECK_INT(loads, 1);
+    loads = 0;
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(oci_dl_once(&good, load_ok, T_ERR));
+    CHECK_INT(loads, 1);
+}
+
 static void test_modules(void)
 {
     const char *cv = oreg_curl_version();
@@ -91,6 +124,7 @@ int main(void)
 {
     T_RUN(test_open);
     T_RUN(test_errors);
+    T_RUN(test_once);
     T_RUN(test_modules);
     T_RUN(test_not_linked);
     return t_done();

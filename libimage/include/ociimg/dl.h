@@ -11,6 +11,8 @@
 #ifndef OCIIMG_DL_H
 #define OCIIMG_DL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -28,6 +30,21 @@ struct oci_dl_sym {
  * none and an error naming the library or the missing function.  Not
  * thread-safe by itself: callers run it once (pthread_once). */
 int oci_dl_open(const char *soname, const struct oci_dl_sym *syms, size_t n,
+                struct oci_error **err);
+
+/* A library opened once per process: the first caller runs load(), every
+ * caller gets its result (the same error message again, if it failed). */
+struct oci_dl_once {
+    pthread_mutex_t mu;
+    bool done;
+    int code;
+    char msg[512];
+};
+#define OCI_DL_ONCE_INIT                                                                           \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, false, 0, ""                                                    \
+    }
+int oci_dl_once(struct oci_dl_once *once, int (*load)(struct oci_error **err),
                 struct oci_error **err);
 
 #endif
