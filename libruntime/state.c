@@ -37,25 +37,43 @@ bool ort_id_valid(const char *id)
 const char *ort_default_root(void)
 {
     static char buf[4096];
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (!rt_rootless() || !xdg || xdg[0] != '/' || strlen(xdg) + sizeof("/ocirun") > sizeof(buf))
+    if (!rt_rootless())
         return ORT_DEFAULT_ROOT;
-    snprintf(buf, sizeof(buf), "%s/ocirun", xdg);
-    return buf;
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && xdg[0] == '/' && strlen(xdg) + sizeof("/ocirun") <= sizeof(buf)) {
+        snprintf(buf, sizeof(buf), "%s/ocirun", xdg);
+        return buf;
+    }
+    /* No XDG_RUNTIME_DIR (su, sudo -u, a cron job): the user's runtime dir
+     * from pam_systemd if there is one and it is really theirs, as crun does. */
+    char user[64];
+    struct stat st;
+    snprintf(user, sizeof(user), "/run/user/%u", (unsigned)geteuid());
+    if (stat(user, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+        !(st.st_mode & 022)) {
+        snprintf(buf, sizeof(buf), "%s/ocirun", user);
+        return buf;
+    }
+    return ORT_DEFAULT_ROOT;
 }
 
 int rt_root_open(const struct ort_context *ctx, bool create, struct oci_error **err)
 {
     const char *root = ctx && ctx->root ? ctx->root : ort_default_root();
+    /* A rootless user who ends up at the system's root has no runtime dir. */
+    const char *hint = rt_rootless() && !(ctx && ctx->root)
+                           ? " (rootless: set XDG_RUNTIME_DIR, or give --root)"
+                           : "";
     if (create) {
         int r = rt_mkdir_p(root, 0700);
         if (r < 0)
-            return oci_error_setsys(err, OCI_ERR_IO, -r, "create state root `%s`", root);
+            return oci_error_setsys(err, OCI_ERR_IO, -r, "create state root `%s`%s", root,
+                                    r == -EACCES ? hint : "");
     }
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return oci_error_setsys(err, errno == ENOENT ? OCI_ERR_NOT_FOUND : OCI_ERR_IO, errno,
-                                "open state root `%s`", root);
+                                "open state root `%s`%s", root, errno == EACCES ? hint : "");
     return fd;
 }
 

@@ -196,6 +196,21 @@ note "ociimg run with the default store (\$XDG_DATA_HOME/ociimg)"
 if expect_ok "${AS_USER[@]}" timeout 120 "$T/ociimg" run --rm "$L:test/busybox:1" -- id; then
     grep -q '^uid=0(root) gid=0(root)' "$T/out" || fail "ociimg run: $(cat "$T/out")"
 fi
+note "no XDG_RUNTIME_DIR (su, cron): /run/user/$U if it is the user's, else a clear error"
+NOXDG=(setpriv --reuid="$U" --regid="$U" --clear-groups env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin
+    HOME="$H" TMPDIR="$H/tmp" XDG_DATA_HOME="$H/data")
+# /run/user is replaced by a tmpfs in a private mount namespace: the host's is not touched.
+if expect_exit 1 unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run/user &&
+        exec "$@"' sh "${NOXDG[@]}" "$T/ociimg" run --rm --store "$H/store" "$L:test/busybox:1" -- id; then
+    grep -q 'XDG_RUNTIME_DIR' "$T/err" || fail "no hint at XDG_RUNTIME_DIR: $(cat "$T/err")"
+fi
+if expect_ok unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run/user &&
+        u=$1 && shift && install -d -m 0700 -o "$u" -g "$u" "/run/user/$u" &&
+        "$@" && test -d "/run/user/$u/ocirun" && echo state-in-run-user' sh "$U" \
+    "${NOXDG[@]}" "$T/ociimg" run --rm --store "$H/store" "$L:test/busybox:1" -- id; then
+    grep -q '^uid=0(root) gid=0(root)' "$T/out" || fail "run with /run/user/$U: $(cat "$T/out")"
+    grep -q state-in-run-user "$T/out" || fail "the state was not in /run/user/$U/ocirun"
+fi
 left=$(ls -A "$H/run/ocirun" 2>/dev/null || true)
 [ -z "$left" ] || fail "containers left in \$XDG_RUNTIME_DIR/ocirun: $left"
 

@@ -95,8 +95,9 @@ bool ort_id_valid(const char *id);
 char *ort_spec_json(bool rootless);
 /* The state root used when ort_context.root is NULL: ORT_DEFAULT_ROOT, or,
  * for a rootless runtime (not root, or in a user namespace an unprivileged
- * user made), $XDG_RUNTIME_DIR/ocirun as runc does (ORT_DEFAULT_ROOT when
- * that is unset or relative).  Static storage. */
+ * user made), $XDG_RUNTIME_DIR/ocirun as runc does; when that is unset or
+ * relative, /run/user/<euid>/ocirun if that directory is the user's own,
+ * else ORT_DEFAULT_ROOT.  Static storage. */
 const char *ort_default_root(void);
 /* The runtime-spec features document (features.md), malloc'd. */
 char *ort_features_json(void);
