@@ -28,7 +28,7 @@ struct oci_dl_sym {
 
 /* Opens soname (never closed) and fills every sym's *fn: all of them, or
  * none and an error naming the library or the missing function.  Not
- * thread-safe by itself: callers run it once (pthread_once). */
+ * thread-safe by itself: callers go through oci_dl_once. */
 int oci_dl_open(const char *soname, const struct oci_dl_sym *syms, size_t n,
                 struct oci_error **err);
 
