@@ -31,6 +31,7 @@ struct oimg_blob_writer {
     unsigned char *buf; /* small writes are gathered here (WRITE_BUFFER) */
     size_t buf_len;
     uint64_t on_disk, synced; /* bytes in the file; handed to writeback */
+    bool direct;              /* O_DIRECT: buf is DIRECT_BUFFER, aligned; on_disk too */
     bool durable;             /* synced, nothing written since */
     bool failed;              /* a write failed: only free() is left */
     bool finished;            /* committed or discarded */
@@ -42,6 +43,9 @@ struct oimg_blob_writer {
  * do instead of the whole blob. */
 #define WRITE_BUFFER (256u * 1024)
 #define WRITEBACK_STEP (8u * 1024 * 1024)
+/* Direct mode writes whole buffers of this size, at offsets it keeps
+ * aligned, and only the tail through the page cache. */
+#define DIRECT_BUFFER (1024u * 1024)
 
 static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
 {
@@ -50,7 +54,7 @@ static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
     if (r < 0)
         return r;
     w->on_disk += len;
-    if (w->on_disk - w->synced >= WRITEBACK_STEP) {
+    if (!w->direct && w->on_disk - w->synced >= WRITEBACK_STEP) {
         /* Advisory: a failure only means the fsync does all the work. */
         (void)sync_file_range(w->fd, (off_t)w->synced, (off_t)(w->on_disk - w->synced),
                               SYNC_FILE_RANGE_WRITE);
@@ -59,11 +63,53 @@ static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
     return 0;
 }
 
+static size_t direct_align(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    return pg > 4096 ? (size_t)pg : 4096;
+}
+
+/* Back to the page cache: for a tail shorter than the alignment, or when a
+ * write is refused.  Page-aligned direct writes never left a cached page
+ * that straddles the end of the file, so buffered writes continue cleanly. */
+static int leave_direct(struct oimg_blob_writer *w)
+{
+    int fl = fcntl(w->fd, F_GETFL);
+    if (fl < 0 || fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+        return -errno;
+    w->direct = false;
+    return 0;
+}
+
 static int flush_buffer(struct oimg_blob_writer *w, struct oci_error **err)
 {
     if (w->buf_len == 0)
         return 0;
-    int r = write_out(w, w->buf, w->buf_len);
+    int r = 0;
+    size_t done = 0;
+    if (w->direct) {
+        /* One write(2), so that whatever it did not take (a short write,
+         * or EINVAL from a filesystem that took the flag but not the
+         * write) goes on through the cache from exactly where it stopped. */
+        size_t want = w->buf_len & ~(direct_align() - 1);
+        ssize_t n = 0;
+        if (want > 0) {
+            do
+                n = write(w->fd, w->buf, want);
+            while (n < 0 && errno == EINTR);
+        }
+        if (n > 0) {
+            done = (size_t)n;
+            w->on_disk += done;
+            w->durable = false;
+        }
+        if (n < 0 && errno != EINVAL)
+            r = -errno;
+        else if (done < w->buf_len)
+            r = leave_direct(w);
+    }
+    if (r >= 0 && done < w->buf_len)
+        r = write_out(w, w->buf + done, w->buf_len - done);
     w->buf_len = 0;
     if (r < 0) {
         w->failed = true;
@@ -344,6 +390,20 @@ int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t l
     }
     oimg_hasher_update(w->h, buf, len);
     w->size += len;
+    while (w->direct && len > 0) {
+        size_t n = DIRECT_BUFFER - w->buf_len < len ? DIRECT_BUFFER - w->buf_len : len;
+        memcpy(w->buf + w->buf_len, buf, n);
+        w->buf_len += n;
+        buf = (const char *)buf + n;
+        len -= n;
+        if (w->buf_len == DIRECT_BUFFER) {
+            int r = flush_buffer(w, err);
+            if (r < 0)
+                return r;
+        }
+    }
+    if (len == 0)
+        return 0;
     if (len < WRITE_BUFFER) {
         if (!w->buf && !(w->buf = malloc(WRITE_BUFFER))) {
             w->failed = true;
@@ -367,6 +427,30 @@ int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t l
         return oci_error_setsys(err, OCI_ERR_IO, -r, "write blob into `%s`", w->l->path);
     }
     return 0;
+}
+
+int oimg_blob_writer_set_direct(struct oimg_blob_writer *w)
+{
+    if (w->failed || w->finished)
+        return -OCI_ERR_STATE;
+    if (w->direct)
+        return 1;
+    /* Direct writes need aligned offsets: a resumed file that ends
+     * mid-block stays in the page cache. */
+    if (w->buf_len != 0 || w->on_disk % direct_align() != 0)
+        return 0;
+    void *b = NULL;
+    if (posix_memalign(&b, direct_align(), DIRECT_BUFFER) != 0)
+        return 0;
+    int fl = fcntl(w->fd, F_GETFL);
+    if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0) {
+        free(b); /* e.g. a filesystem without direct I/O */
+        return 0;
+    }
+    free(w->buf);
+    w->buf = b;
+    w->direct = true;
+    return 1;
 }
 
 /* blobs/<alg>, created if needed; the new directory entry is made durable. */
