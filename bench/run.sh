@@ -11,7 +11,8 @@
 # nothing is mounted on the host).
 # Env: OCIIMG, OCIRUN (binaries; default build/cmd/...), OCIIMG_SHARED (default ../shared),
 #      REGISTRY_ADDR (127.0.0.1:5000), OCIBENCH (/var/tmp/ocibench), BENCH_ONLY (comma list of
-#      groups: pull,unpack,stream,cold,warm), BENCH_NO_SETTLE (see below).
+#      groups: pull,unpack,stream,cold,warm), BENCH_NO_SETTLE (see below),
+#      BENCH_VERBOSE=1 (every timed run on stderr).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-5}
@@ -72,4 +73,5 @@ if [ -z "${BENCH_NO_SETTLE:-}" ] && [ -f "$STAMP" ]; then
 fi
 W=$(mktemp -d "$OCIBENCH/bench-run.XXXXXX")
 trap 'rm -rf "$W"; sync; date +%s >"$STAMP"' EXIT
-"$PY" "$SRC/bench/table.py" --work "$W" --rounds "$ROUNDS" --only "${BENCH_ONLY:-}"
+"$PY" "$SRC/bench/table.py" --work "$W" --rounds "$ROUNDS" --only "${BENCH_ONLY:-}" \
+    ${BENCH_VERBOSE:+--verbose}

@@ -147,7 +147,7 @@ class Bench:
         return run
 
 
-def measure(tools, rounds):
+def measure(tools, rounds, verbose=False):
     names = list(tools)
     res = {n: [] for n in names}
     for n in names:  # one untimed warm-up each: page cache, registry caches
@@ -157,6 +157,9 @@ def measure(tools, rounds):
         for n in names[k:] + names[:k]:
             runs = tools[n]()
             res[n].append((sum(s for s, _ in runs), max(kb for _, kb in runs)))
+            if verbose:
+                print("  round %d  %-22s %s" % (r + 1, n, " + ".join("%.3f" % s for s, _ in runs)),
+                      file=sys.stderr, flush=True)
     return {n: (statistics.median(s for s, _ in v), max(kb for _, kb in v)) for n, v in res.items()}
 
 
@@ -165,6 +168,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="")
+    ap.add_argument("--verbose", action="store_true", help="print every timed run on stderr")
     a = ap.parse_args()
     only = set(x for x in a.only.split(",") if x)
     b = Bench(a.work)
@@ -208,7 +212,7 @@ def main():
                      "ocirun run": b.runtime_run(OCIRUN, bundle),
                      "crun run": b.runtime_run("crun", bundle)}
         try:
-            m = measure(tools, a.rounds)
+            m = measure(tools, a.rounds, a.verbose)
         except Failed as e:
             print("%s: FAILED: %s" % (name, e), file=sys.stderr)
             verdicts.append("%s: failed" % name)
