@@ -331,6 +331,7 @@ struct layer_reader {
     uint64_t off; /* where in it */
     int pfd;      /* via_partial: the download's file, or the committed blob */
     bool reopened;
+    uint64_t dropped; /* via_partial: cached pages before this offset were let go */
 };
 
 static bool has_bytes(const struct blob *b)
@@ -422,6 +423,7 @@ static ssize_t layout_read(struct layer_reader *lr, void *buf, size_t len, struc
  * file that still comes up short (a discarded attempt's) is swapped for it
  * once, and the applier's digest and size checks judge what was read. */
 #define PARTIAL_POLL_MS 2
+#define DROP_STEP (2u * 1024 * 1024)
 
 static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, struct oci_error **err)
 {
@@ -460,6 +462,15 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
             while (n < 0 && errno == EINTR);
             if (n < 0)
                 return oci_error_setsys(err, OCI_ERR_IO, errno, "read layer blob");
+        }
+        /* What was read here is not read again: letting its cached pages
+         * go (the downloader made them, so they are clean by now or soon)
+         * lets the rootfs's new files reuse them, instead of every byte of
+         * the download and of the rootfs taking a page of its own. */
+        if (n > 0 && off + (uint64_t)n - lr->dropped >= DROP_STEP) {
+            (void)posix_fadvise(lr->pfd, (off_t)lr->dropped,
+                                (off_t)(off + (uint64_t)n - lr->dropped), POSIX_FADV_DONTNEED);
+            lr->dropped = off + (uint64_t)n;
         }
         pthread_mutex_lock(&s->mu);
         if (n > 0) {
