@@ -2,6 +2,8 @@
  * and rename into blobs/<alg>/ without ever replacing an existing blob. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +33,21 @@ struct oimg_blob_writer {
     unsigned char *buf; /* small writes are gathered here (WRITE_BUFFER) */
     size_t buf_len;
     uint64_t on_disk, synced; /* bytes in the file; handed to writeback */
-    bool direct;              /* O_DIRECT: buf is DIRECT_BUFFER, aligned; on_disk too */
+    bool direct;              /* O_DIRECT: buf is one of dbuf; on_disk stays aligned */
     bool durable;             /* synced, nothing written since */
-    bool failed;              /* a write failed: only free() is left */
-    bool finished;            /* committed or discarded */
+    /* Direct mode: the caller fills one buffer while a thread writes the
+     * other (a direct write waits for the device; hashing need not). */
+    unsigned char *dbuf[2];
+    pthread_t th;
+    bool th_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const unsigned char *job; /* the buffer the thread has (busy) or had */
+    bool busy, stop;
+    int th_err; /* 0; -errno; or 1: it wrote only th_done bytes of job */
+    size_t th_done;
+    bool failed;   /* a write failed: only free() is left */
+    bool finished; /* committed or discarded */
 };
 
 /* Small writes (a network transfer hands over 16 KiB at a time) are
@@ -81,11 +94,115 @@ static int leave_direct(struct oimg_blob_writer *w)
     return 0;
 }
 
+static void *direct_main(void *ud)
+{
+    struct oimg_blob_writer *w = ud;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy)
+            break;
+        const unsigned char *b = w->job;
+        pthread_mutex_unlock(&w->mu);
+        ssize_t n;
+        do
+            n = write(w->fd, b, DIRECT_BUFFER);
+        while (n < 0 && errno == EINTR);
+        int e = errno;
+        pthread_mutex_lock(&w->mu);
+        if (n > 0)
+            w->on_disk += (uint64_t)n;
+        if (n < 0 && e != EINVAL)
+            w->th_err = -e;
+        else if ((size_t)(n > 0 ? n : 0) < DIRECT_BUFFER) {
+            /* EINVAL or short: the caller goes on through the cache. */
+            w->th_err = 1;
+            w->th_done = n > 0 ? (size_t)n : 0;
+        }
+        w->busy = false;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until the thread's buffer is written.  Where it stopped short,
+ * the rest of that buffer goes through the cache and direct mode ends. */
+static int direct_wait(struct oimg_blob_writer *w)
+{
+    if (!w->th_started)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int e = w->th_err;
+    size_t done = w->th_done;
+    w->th_err = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (e < 0)
+        return e;
+    if (e == 1) {
+        int r = leave_direct(w);
+        return r < 0 ? r : write_out(w, w->job + done, DIRECT_BUFFER - done);
+    }
+    return 0;
+}
+
+static void direct_stop(struct oimg_blob_writer *w)
+{
+    if (!w->th_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    w->th_started = false;
+}
+
+/* A full buffer (DIRECT_BUFFER bytes) goes to the thread, and the caller
+ * fills the other one meanwhile. */
+static int direct_handoff(struct oimg_blob_writer *w)
+{
+    int r = direct_wait(w);
+    if (r < 0)
+        return r;
+    if (!w->direct) { /* the last buffer fell back to the cache: so does this one */
+        r = write_out(w, w->buf, w->buf_len);
+        w->buf_len = 0;
+        return r;
+    }
+    if (!w->th_started) {
+        /* Signals stay with the caller's threads. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        w->th_started = pthread_create(&w->th, NULL, direct_main, w) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (!w->th_started)
+            return 1; /* no thread: the caller writes it itself */
+    }
+    pthread_mutex_lock(&w->mu);
+    w->job = w->buf;
+    w->busy = true;
+    w->durable = false;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->buf = w->buf == w->dbuf[0] ? w->dbuf[1] : w->dbuf[0];
+    w->buf_len = 0;
+    return 0;
+}
+
 static int flush_buffer(struct oimg_blob_writer *w, struct oci_error **err)
 {
+    int r = w->direct ? direct_wait(w) : 0;
+    if (r < 0) {
+        w->failed = true;
+        return oci_error_setsys(err, OCI_ERR_IO, -r, "write blob into `%s`", w->l->path);
+    }
     if (w->buf_len == 0)
         return 0;
-    int r = 0;
     size_t done = 0;
     if (w->direct) {
         /* One write(2), so that whatever it did not take (a short write,
@@ -141,13 +258,21 @@ void oimg_blob_writer_free(struct oimg_blob_writer *w)
         discard(w);
     else if (!w->finished)
         flush_buffer(w, NULL); /* keep every byte for the next attempt */
+    direct_stop(w);
     if (w->fd >= 0)
         close(w->fd); /* also drops the temp file's flock */
     if (w->partfd >= 0)
         close(w->partfd);
     oimg_hasher_free(w->h);
     free(w->tmpname);
-    free(w->buf);
+    if (w->dbuf[0]) { /* buf is one of them */
+        free(w->dbuf[0]);
+        free(w->dbuf[1]);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    } else {
+        free(w->buf);
+    }
     free(w);
 }
 
@@ -258,10 +383,14 @@ int oimg_blob_writer_restart(struct oimg_blob_writer *w, struct oci_error **err)
 {
     if (w->finished)
         return oci_error_set(err, OCI_ERR_STATE, "restart blob: writer already finished");
+    /* Nothing may land after the truncate: the thread finishes first. */
+    int r = w->direct ? direct_wait(w) : 0;
     w->buf_len = 0;
     w->on_disk = w->synced = 0;
     w->durable = false;
-    if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0) {
+    if (r < 0 || ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0) {
+        if (r < 0)
+            errno = -r;
         w->failed = true;
         return oci_error_setsys(err, OCI_ERR_IO, errno, "truncate download of %s",
                                 w->has_expected ? w->expected.str : "blob");
@@ -397,8 +526,12 @@ int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t l
         buf = (const char *)buf + n;
         len -= n;
         if (w->buf_len == DIRECT_BUFFER) {
-            int r = flush_buffer(w, err);
-            if (r < 0)
+            int r = direct_handoff(w);
+            if (r < 0) {
+                w->failed = true;
+                return oci_error_setsys(err, OCI_ERR_IO, -r, "write blob into `%s`", w->l->path);
+            }
+            if (r > 0 && (r = flush_buffer(w, err)) < 0)
                 return r;
         }
     }
@@ -439,16 +572,25 @@ int oimg_blob_writer_set_direct(struct oimg_blob_writer *w)
      * mid-block stays in the page cache. */
     if (w->buf_len != 0 || w->on_disk % direct_align() != 0)
         return 0;
-    void *b = NULL;
-    if (posix_memalign(&b, direct_align(), DIRECT_BUFFER) != 0)
-        return 0;
-    int fl = fcntl(w->fd, F_GETFL);
-    if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0) {
-        free(b); /* e.g. a filesystem without direct I/O */
+    if (w->dbuf[0])
+        return 0; /* it was on once and fell back: it stays off */
+    void *b[2] = {NULL, NULL};
+    if (posix_memalign(&b[0], direct_align(), DIRECT_BUFFER) != 0 ||
+        posix_memalign(&b[1], direct_align(), DIRECT_BUFFER) != 0) {
+        free(b[0]);
         return 0;
     }
+    int fl = fcntl(w->fd, F_GETFL);
+    if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0) {
+        free(b[0]); /* e.g. a filesystem without direct I/O */
+        free(b[1]);
+        return 0;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     free(w->buf);
-    w->buf = b;
+    w->dbuf[0] = w->buf = b[0];
+    w->dbuf[1] = b[1];
     w->direct = true;
     return 1;
 }
