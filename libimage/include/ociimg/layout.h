@@ -92,12 +92,13 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
  * caller goes on).  Not concurrently with other calls on the writer. */
 int oimg_blob_writer_sync(struct oimg_blob_writer *w, struct oci_error **err);
 /* Writes the bytes from here on past the page cache (O_DIRECT, in aligned
- * 1 MiB writes; the last partial block through the cache).  For big blobs
- * nobody reads while they download: no copy into the cache, no cache
- * evicted for them, little left for the commit's fsync.  1 when on, 0 when
- * the filesystem or the file's current size does not allow it (nothing
- * changes), negative on a finished or failed writer.  Not for a file that
- * another thread reads while it grows. */
+ * 1 MiB writes that a thread of the writer's own makes while the caller
+ * fills the next MiB; the last partial block goes through the cache).  For
+ * big blobs nobody reads while they download: no copy into the cache, no
+ * cache evicted for them, little left for the commit's fsync.  1 when on,
+ * 0 when the filesystem or the file's current size does not allow it
+ * (nothing changes), negative on a finished or failed writer.  Not for a
+ * file that another thread reads while it grows. */
 int oimg_blob_writer_set_direct(struct oimg_blob_writer *w);
 /* Convenience: write a whole buffer as a blob (sha256). */
 int oimg_layout_blob_put(struct oimg_digest *out, struct oimg_layout *l, const void *buf,
