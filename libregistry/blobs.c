@@ -481,6 +481,11 @@ static int run_loop(struct blob_run *run, struct oci_error **err)
         }
         if (active == 0 && next >= run->n)
             return 0;
+        /* A job ended in the last step (or at once, in job_open): start
+         * the next one now, not after a poll that nothing else may wake
+         * for PROGRESS_EVERY_MS. */
+        if (active < (size_t)c->o.jobs && next < run->n)
+            continue;
         int64_t now = client_now_ms();
         int timeout = PROGRESS_EVERY_MS;
         if (wake >= 0 && wake - now < timeout)
