@@ -454,20 +454,24 @@ static int check_present(struct blob_run *run, const struct oimg_descriptor *d,
 static int run_loop(struct blob_run *run, struct oci_error **err)
 {
     struct oreg_client *c = run->c;
-    size_t next = 0, active = 0;
+    size_t next = 0; /* jobs before it have been opened (or were never pending) */
     int64_t last_progress = 0;
     for (;;) {
-        while (active < (size_t)c->o.jobs && next < run->n) {
-            struct blob_job *j = &run->jobs[next++];
-            if (j->state != JOB_PENDING)
-                continue;
-            job_open(j);
-            active++;
-        }
-        active = 0;
+        /* One pass counts the running jobs and opens more while there is
+         * room, so a job that ended in the last step (or at once, in
+         * job_open) hands its slot on now, not after a poll that nothing
+         * may wake for PROGRESS_EVERY_MS. */
+        size_t active = 0;
         int64_t wake = -1;
-        for (size_t i = 0; i < next; i++) {
+        for (size_t i = 0; i < run->n; i++) {
             struct blob_job *j = &run->jobs[i];
+            if (i >= next) {
+                if (active >= (size_t)c->o.jobs)
+                    break;
+                next = i + 1;
+                if (j->state == JOB_PENDING)
+                    job_open(j);
+            }
             if (j->state == JOB_FAILED) {
                 *err = TAKE_PTR(j->err);
                 return j->code;
@@ -479,13 +483,8 @@ static int run_loop(struct blob_run *run, struct oci_error **err)
             if (w >= 0 && (wake < 0 || w < wake))
                 wake = w;
         }
-        if (active == 0 && next >= run->n)
-            return 0;
-        /* A job ended in the last step (or at once, in job_open): start
-         * the next one now, not after a poll that nothing else may wake
-         * for PROGRESS_EVERY_MS. */
-        if (active < (size_t)c->o.jobs && next < run->n)
-            continue;
+        if (active == 0)
+            return 0; /* the pass reached the end: every job is done */
         int64_t now = client_now_ms();
         int timeout = PROGRESS_EVERY_MS;
         if (wake >= 0 && wake - now < timeout)

@@ -140,7 +140,7 @@ for c in "${CMDS[@]}"; do
     done <"$T/want"
 done
 complete_line "$OCIIMG --log-level " >"$T/c"
-tr '\n' ' ' <"$T/c" | grep -q "error warn info debug" || fail "completion of --log-level values"
+grep -q "error warn info debug" <<<"$(tr '\n' ' ' <"$T/c")" || fail "completion of --log-level values"
 complete_line "$OCIIMG validate --type " >"$T/c"
 grep -qx layout "$T/c" || fail "completion of validate --type"
 complete_line "$OCIIMG inspect --platform linux/arm" >"$T/plat"; grep -qx linux/arm64 "$T/plat" ||
