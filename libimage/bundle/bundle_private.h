@@ -30,9 +30,11 @@ void bundle_apply_opts(struct oimg_apply_opts *ao, const struct oimg_unpack_opts
  * descriptor (a layer media type we can apply, a digest we can verify), the
  * blob's size and digest (hashed as the applier reads it; trailing bytes the
  * decompressor leaves are read and counted too) and, through the applier,
- * the diff_id. */
+ * the diff_id.  Without hash only the size is checked here: for bytes that
+ * whoever supplies them verifies against the digest anyway (a download into
+ * the layout), the diff_id alone decides what the rootfs holds. */
 int bundle_apply_blob(struct oimg_applier *a, const struct oimg_descriptor *d,
-                      struct oimg_reader *raw, const struct oimg_digest *diff_id,
+                      struct oimg_reader *raw, const struct oimg_digest *diff_id, bool hash,
                       struct oimg_apply_stats *st, struct oci_error **err);
 
 /* A config that can become a bundle: an image config, linux unless

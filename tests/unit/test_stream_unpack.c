@@ -3,9 +3,10 @@
  * later layer big enough to spill its spool to a file (no layout) or to be
  * read from the download's partial file (a layout), a restart from byte
  * 0 before and after the applier read a blob, blobs taken from the layout,
- * a repeated layer, a fast layer, a corrupt byte, bytes past a blob's size
- * and a cancel.  Each bundle is compared with oimg_unpack of the same image
- * through oimg_export_tar. */
+ * a repeated layer, a fast layer, a layer whose download fails after it
+ * is applied, a corrupt byte, bytes past a blob's size and a cancel.  Each
+ * bundle is compared with oimg_unpack of the same image through
+ * oimg_export_tar. */
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/mman.h>
@@ -486,6 +487,66 @@ static void test_via_partial(void)
     free(dest);
 }
 
+/* Whether the bundle being built at top/.<name>.ociimg-* has rootfs/REL. */
+static bool building_has(const char *name, const char *rel)
+{
+    char *pat = bt_fmt("%s/.%s.ociimg-*/rootfs/%s", top, name, rel);
+    glob_t g;
+    bool r = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1;
+    globfree(&g);
+    free(pat);
+    return r;
+}
+
+/* With a layout the applier leaves the blob digest of pushed bytes to the
+ * downloader: the bundle appears only once the downloader has committed
+ * every such blob.  Here layer 3's bytes are all applied, and then its
+ * download fails (or never ends): no bundle. */
+static void test_needs_commit(void)
+{
+    for (int fail = 0; fail < 2; fail++) {
+        char *lp = bt_fmt("%s/layout-commit%d", top, fail);
+        struct oimg_layout *l = NULL;
+        CHECK_OK(oimg_layout_open(&l, lp, OIMG_LAYOUT_CREATE, T_ERR));
+        char *name = bt_fmt("b-commit%d", fail);
+        char *dest = bt_fmt("%s/%s", top, name);
+        struct oimg_unpack_stream *s = start(dest, l);
+        if (!s || !l)
+            return;
+        struct oimg_digest got;
+        struct oimg_descriptor *all[] = {&cd, &ld[0], &ld[1]};
+        struct bt_buf *bufs[] = {&cfgb, &gz[0], &gz[1]};
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(oimg_unpack_stream_blob_begin(s, all[i], NULL), 0);
+            feed(s, all[i], *bufs[i], 0, bufs[i]->n);
+            CHECK_OK(oimg_layout_blob_put(&got, l, bufs[i]->p, bufs[i]->n, T_ERR));
+            CHECK_INT(oimg_unpack_stream_blob_end(s, all[i], 0, NULL), 0);
+        }
+        CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[2], NULL), 0);
+        feed(s, &ld[2], gz[2], 0, gz[2].n);
+        bool applied = false;
+        for (int i = 0; i < 1000 && !(applied = building_has(name, "etc/layer3")); i++)
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        CHECK(applied);
+        if (fail)
+            CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[2], -OCI_ERR_DIGEST_MISMATCH, NULL), 0);
+        struct oci_error *e = NULL;
+        CHECK(oimg_unpack_stream_finish(s, NULL, &e) < 0);
+        const char *want = fail ? "the download failed" : "never completed";
+        if (!(e && strstr(e->msg, want)))
+            fprintf(stderr, "finish: %s (want \"%s\")\n", e ? e->msg : "no error", want);
+        CHECK(e && strstr(e->msg, want));
+        oci_error_free(e);
+        oimg_unpack_stream_free(s);
+        CHECK(!exists(dest));
+        CHECK(no_temp_dirs());
+        oimg_layout_free(l);
+        free(lp);
+        free(name);
+        free(dest);
+    }
+}
+
 /* A flipped byte fails the bundle, and nothing is left. */
 static void test_corrupt(void)
 {
@@ -577,6 +638,7 @@ int main(void)
     T_RUN(test_repeated_layer);
     T_RUN(test_fast_layer);
     T_RUN(test_via_partial);
+    T_RUN(test_needs_commit);
     T_RUN(test_corrupt);
     T_RUN(test_oversize);
     T_RUN(test_cancel);
