@@ -274,9 +274,10 @@ static int job_open_writer(struct blob_job *j, struct oci_error **err)
     j->resumed = off;
     j->have = off;
     j->obs_sent = 0;
-    /* A big blob nobody reads while it downloads skips the page cache:
-     * no copy into it, and no one else's cache evicted for it. */
-    if (!j->run->obs && j->d->size >= PIPE_MIN_SIZE)
+    /* A big blob skips the page cache: no copy into it, and no one else's
+     * cache evicted for it.  A streamed unpack reads it back with O_DIRECT
+     * too (libimage/bundle/stream.c). */
+    if (j->d->size >= PIPE_MIN_SIZE)
         (void)oimg_blob_writer_set_direct(j->w);
     if (j->pipe) {
         blob_pipe_set_writer(j->pipe, j->w);

@@ -485,18 +485,21 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
     int r = flush_buffer(w, err);
     if (r < 0)
         return r;
-    _cleanup_free_ unsigned char *buf = malloc(1 << 20);
-    if (!buf)
+    /* Whole aligned blocks into an aligned buffer: the file may be open
+     * with O_DIRECT. */
+    _cleanup_free_ unsigned char *buf = NULL;
+    if (posix_memalign((void **)&buf, direct_align(), DIRECT_BUFFER) != 0)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     uint64_t off = 0;
     while (off < w->size) {
-        size_t want = w->size - off < (1 << 20) ? (size_t)(w->size - off) : (1 << 20);
-        ssize_t n = pread(w->fd, buf, want, (off_t)off);
+        ssize_t n = pread(w->fd, buf, DIRECT_BUFFER, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return oci_error_setsys(err, OCI_ERR_IO, n < 0 ? errno : EIO,
                                     "read back partial download");
+        if ((uint64_t)n > w->size - off)
+            n = (ssize_t)(w->size - off);
         r = fn(ud, buf, (size_t)n);
         if (r < 0)
             return r;
