@@ -2,8 +2,11 @@
 #ifndef OCIIMG_BUNDLE_PRIVATE_H
 #define OCIIMG_BUNDLE_PRIVATE_H
 
+#include <aio.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <ociimg/bundle.h>
 
@@ -73,5 +76,28 @@ int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *op
                        struct oci_error **err);
 /* Removes the temp dir (if still there) and frees bd; NULL-safe fields. */
 void bundle_dest_discard(struct bundle_dest *bd, const struct oimg_unpack_opts *opts);
+
+/* ---- directread.c: sequential O_DIRECT reads of a blob, one block ahead ---- */
+
+struct dread {
+    unsigned char *buf[2]; /* aligned blocks: [cur] holds [off, off+len) */
+    int cur;
+    int fd; /* -1: nothing direct (reads go straight to pread) */
+    uint64_t size;
+    uint64_t off;
+    size_t len;
+    struct aiocb cb; /* the read-ahead into buf[cur ^ 1] */
+    bool pending;
+};
+
+void dread_init(struct dread *dr);
+/* Direct reads of fd (a blob of size bytes) from now on; false where the
+ * filesystem or memory says no (reads of fd then stay buffered). */
+bool dread_start(struct dread *dr, int fd, uint64_t size);
+/* pread(2) of fd: bytes from off, 0 where the file ends for now, -errno. */
+ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t off);
+/* Before fd is closed: the read-ahead is waited for, fd forgotten. */
+void dread_stop(struct dread *dr);
+void dread_free(struct dread *dr);
 
 #endif

@@ -330,85 +330,14 @@ int oimg_unpack_stream_blob_end(void *ud, const struct oimg_descriptor *d, int s
 /* ---- the pull side (the apply thread) ---- */
 
 /* A big blob that came through the downloader went to disk with O_DIRECT
- * (it has no use in the page cache): it is read back the same way, through
- * one aligned buffer, so that neither side fills the cache with 150 MB that
- * are read once, while the rootfs needs every page it can get.  A buffered
- * read of a file written with O_DIRECT would also take the disk's time, and
- * pages besides. */
+ * (libregistry/blobs.c): it is read back the same way (directread.c).  One
+ * that was in the layout before is read buffered: it may well be cached. */
 #define DIRECT_MIN (4u * 1024 * 1024)
-#define DIRECT_READ (1024u * 1024)
-#define DIRECT_ALIGN 4096u
 
-struct direct_read {
-    unsigned char *buf; /* DIRECT_READ bytes, aligned; NULL: buffered reads */
-    int fd;             /* the file buf holds bytes of */
-    uint64_t off;       /* the file offset of buf[0] */
-    size_t len;
-};
-
-/* On fd from now on, if it and the filesystem allow. */
-static void direct_start(struct direct_read *dr, int fd, const struct blob *b)
+static void direct_start(struct dread *dr, int fd, const struct blob *b)
 {
-    if (b->present || b->d->size < (int64_t)DIRECT_MIN || sysconf(_SC_PAGESIZE) > DIRECT_ALIGN)
-        return;
-    if (!dr->buf && posix_memalign((void **)&dr->buf, DIRECT_ALIGN, DIRECT_READ) != 0) {
-        dr->buf = NULL;
-        return;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0) {
-        free(dr->buf);
-        dr->buf = NULL;
-        return;
-    }
-    dr->fd = fd;
-    dr->len = 0;
-}
-
-static void direct_free(struct direct_read *dr)
-{
-    free(dr->buf);
-    dr->buf = NULL;
-}
-
-/* pread(2), through the aligned buffer when direct: bytes from off, or 0
- * where the file ends (for now). */
-static ssize_t blob_pread(struct direct_read *dr, int fd, void *buf, size_t len, uint64_t off)
-{
-    ssize_t n;
-    if (!dr->buf || dr->fd != fd) {
-        do
-            n = pread(fd, buf, len, (off_t)off);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -errno : n;
-    }
-    if (off < dr->off || off >= dr->off + dr->len) {
-        /* Whatever the file holds now, from the block off is in: at the
-         * download's front, the next call reads that block again. */
-        uint64_t at = off & ~(uint64_t)(DIRECT_ALIGN - 1);
-        do
-            n = pread(fd, dr->buf, DIRECT_READ, (off_t)at);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno == EINVAL) {
-            /* Took the flag, not the read: buffered from now on. */
-            int fl = fcntl(fd, F_GETFL);
-            if (fl >= 0)
-                (void)fcntl(fd, F_SETFL, fl & ~O_DIRECT);
-            direct_free(dr);
-            return blob_pread(dr, fd, buf, len, off);
-        }
-        if (n < 0)
-            return -errno;
-        dr->off = at;
-        dr->len = (size_t)n;
-        if (off >= at + (uint64_t)n)
-            return 0;
-    }
-    size_t have = (size_t)(dr->off + dr->len - off);
-    if (len > have)
-        len = have;
-    memcpy(buf, dr->buf + (off - dr->off), len);
-    return (ssize_t)len;
+    if (!b->present && b->d->size >= (int64_t)DIRECT_MIN)
+        (void)dread_start(dr, fd, (uint64_t)b->d->size);
 }
 
 struct layer_reader {
@@ -420,7 +349,7 @@ struct layer_reader {
     int pfd;      /* via_partial: the download's file, or the committed blob */
     bool reopened;
     uint64_t dropped; /* via_partial: cached pages before this offset were let go */
-    struct direct_read dr;
+    struct dread dr;
 };
 
 static bool has_bytes(const struct blob *b)
@@ -495,7 +424,7 @@ static ssize_t layout_read(struct layer_reader *lr, void *buf, size_t len, struc
             return lr->fd;
         direct_start(&lr->dr, lr->fd, lr->b);
     }
-    ssize_t n = blob_pread(&lr->dr, lr->fd, buf, len, lr->off);
+    ssize_t n = dread_pread(&lr->dr, lr->fd, buf, len, lr->off);
     if (n < 0)
         return oci_error_setsys(err, OCI_ERR_IO, (int)-n, "read layer blob");
     lr->off += (uint64_t)n;
@@ -545,7 +474,7 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
         ssize_t n = 0;
         if (lr->pfd >= 0) {
             size_t want = len < size - off ? len : (size_t)(size - off);
-            n = blob_pread(&lr->dr, lr->pfd, buf, want, off);
+            n = dread_pread(&lr->dr, lr->pfd, buf, want, off);
             if (n < 0)
                 return oci_error_setsys(err, OCI_ERR_IO, (int)-n, "read layer blob");
         }
@@ -554,7 +483,7 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
          * now or soon) lets the rootfs's new files reuse them, instead of
          * every byte of the download and of the rootfs taking a page of
          * its own. */
-        if (n > 0 && !lr->dr.buf && off + (uint64_t)n - lr->dropped >= DROP_STEP) {
+        if (n > 0 && lr->dr.fd < 0 && off + (uint64_t)n - lr->dropped >= DROP_STEP) {
             (void)posix_fadvise(lr->pfd, (off_t)lr->dropped,
                                 (off_t)(off + (uint64_t)n - lr->dropped), POSIX_FADV_DONTNEED);
             lr->dropped = off + (uint64_t)n;
@@ -570,6 +499,7 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
                 pthread_mutex_unlock(&s->mu);
                 return 0;
             }
+            dread_stop(&lr->dr);
             close(lr->pfd);
             lr->pfd = -1;
             lr->reopened = true;
@@ -770,6 +700,7 @@ static int apply_all(struct oimg_unpack_stream *s, struct oci_error **err)
     for (size_t i = 0; r >= 0 && i < s->m->n_layers; i++) {
         struct blob *b = &s->blobs[s->layer_blob[i]];
         struct layer_reader lr = {.s = s, .b = b, .dup = s->layer_dup[i], .fd = -1, .pfd = -1};
+        dread_init(&lr.dr);
         struct oimg_reader rd = {layer_read, &lr};
         struct oimg_apply_stats st;
         bool hash = true;
@@ -777,11 +708,11 @@ static int apply_all(struct oimg_unpack_stream *s, struct oci_error **err)
         if (r >= 0)
             r = bundle_apply_blob(a, &s->m->layers[i], &rd, &cfg->rootfs.diff_ids[i], hash, &st,
                                   err);
+        dread_free(&lr.dr);
         if (lr.fd >= 0)
             close(lr.fd);
         if (lr.pfd >= 0)
             close(lr.pfd);
-        direct_free(&lr.dr);
         if (r < 0) {
             r = oci_error_wrap(err, "layer %zu (%s)", i, s->m->layers[i].digest.str);
             break;
