@@ -36,8 +36,9 @@ struct blob_pipe {
     size_t head, count; /* queued slots; the thread pops one after writing it */
     size_t fill;        /* bytes in the slot after the queue (the loop's) */
     bool stop;
-    bool finish;  /* fsync once the queue is empty */
-    bool syncing; /* the thread is in that fsync */
+    bool finish;    /* fsync once the queue is empty */
+    bool syncing;   /* the thread is in that fsync */
+    bool want_room; /* the loop paused a transfer for lack of room: wake it */
     void (*wake)(void *ud);
     void *wake_ud;
     int code; /* the thread's first error, kept until a sync takes it */
@@ -89,6 +90,10 @@ static void *pipe_main(void *ud)
         p->head = (p->head + 1) % PIPE_SLOTS;
         p->count--;
         pthread_cond_broadcast(&p->cv);
+        if (p->want_room && p->wake) {
+            p->want_room = false;
+            p->wake(p->wake_ud);
+        }
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -174,6 +179,23 @@ int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci
         }
     }
     return 0;
+}
+
+bool blob_pipe_room(struct blob_pipe *p, size_t len)
+{
+    const size_t cap = PIPE_SLOTS * PIPE_CHUNK;
+    pthread_mutex_lock(&p->mu);
+    /* The loop's slot, then the ones still free behind it; after an error
+     * there is room: write reports it. */
+    size_t room = p->code < 0 ? cap
+                  : p->count < PIPE_SLOTS
+                      ? (PIPE_CHUNK - p->fill) + (PIPE_SLOTS - p->count - 1) * PIPE_CHUNK
+                      : 0;
+    bool ok = room >= (len < cap ? len : cap);
+    if (!ok)
+        p->want_room = true;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
 }
 
 int blob_pipe_sync(struct blob_pipe *p, struct oci_error **err)

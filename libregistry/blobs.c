@@ -46,6 +46,8 @@ struct blob_job {
     struct reg_call call;
     bool has_call, mismatch_retried;
     bool finishing; /* the pipe was told the last byte is in */
+    bool paused;    /* its pipe was full: the transfer waits for room */
+    size_t paused_len;
     struct oci_error *err;
     int code;
 };
@@ -139,6 +141,7 @@ static int sink_begin(void *ud, struct http_req *r, struct oci_error **err)
     struct blob_job *j = ud;
     uint64_t have = j->have;
     int ret;
+    j->paused = false; /* a new exchange: nothing of it is paused */
     if (r->h.status == 206) {
         uint64_t a, b;
         int64_t total;
@@ -169,6 +172,13 @@ static int sink_data(void *ud, const void *buf, size_t len, struct oci_error **e
         return oci_error_set(err, OCI_ERR_DIGEST_MISMATCH,
                              "blob %s: more than the expected %lld bytes", j->d->digest.str,
                              (long long)j->d->size);
+    if (j->pipe && !blob_pipe_room(j->pipe, len)) {
+        /* Not waiting here keeps the loop serving the other transfers:
+         * a new connection, the config, the layer an unpack waits for. */
+        j->paused = true;
+        j->paused_len = len;
+        return HTTP_SINK_PAUSE;
+    }
     int r = j->pipe ? blob_pipe_write(j->pipe, buf, len, err)
                     : oimg_blob_writer_write(j->w, buf, len, err);
     if (r < 0)
@@ -493,8 +503,15 @@ static int run_loop(struct blob_run *run, struct oci_error **err)
         int r = http_loop_step(c->loop, timeout, err);
         if (r < 0)
             return r;
-        for (size_t i = 0; i < next; i++)
-            job_step(&run->jobs[i]);
+        for (size_t i = 0; i < next; i++) {
+            struct blob_job *j = &run->jobs[i];
+            job_step(j);
+            if (j->paused && j->state == JOB_ACTIVE && j->has_call && j->pipe &&
+                blob_pipe_room(j->pipe, j->paused_len)) {
+                j->paused = false;
+                http_req_resume(j->call.req);
+            }
+        }
         now = client_now_ms();
         if (now - last_progress >= PROGRESS_EVERY_MS) {
             last_progress = now;

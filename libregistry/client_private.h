@@ -56,7 +56,10 @@ struct http_headers {
 struct http_req;
 /* Receives the body of a 2xx response instead of memory.  begin() runs
  * once the final response's headers are in; a negative return (with *err)
- * aborts the exchange.  An error with code OCI_ERR_NETWORK is retryable. */
+ * aborts the exchange.  An error with code OCI_ERR_NETWORK is retryable.
+ * data() may return HTTP_SINK_PAUSE without taking the bytes: the transfer
+ * pauses, and the same bytes come again after http_req_resume. */
+#define HTTP_SINK_PAUSE 1
 struct http_sink {
     int (*begin)(void *ud, struct http_req *r, struct oci_error **err);
     int (*data)(void *ud, const void *buf, size_t len, struct oci_error **err);
@@ -107,6 +110,8 @@ void http_loop_wakeup(void *loop);
 int http_req_start(struct http_req **out, struct http_loop *loop, const struct http_req_opts *o,
                    struct oci_error **err);
 void http_req_free(struct http_req *r);
+/* Continues a transfer its sink paused; loop thread only. */
+void http_req_resume(struct http_req *r);
 /* "Couldn't connect to server (Connection refused)" */
 const char *http_req_strerror(const struct http_req *r);
 
@@ -370,7 +375,10 @@ int fetch_blob_mem(char **out, size_t *out_len, struct oreg_client *c,
 
 /* A thread that hashes and writes one blob's bytes while the transfer loop
  * receives.  write copies and queues (blocking while the short queue is
- * full) and returns the thread's earlier error if any; sync waits until all
+ * full) and returns the thread's earlier error if any; room says whether
+ * len bytes would go in without blocking, and if not, has the thread call
+ * wake once a slot frees (so the loop pauses that transfer instead of
+ * waiting, and keeps the others going); sync waits until all
  * is written and returns the first error; only after a sync may the caller
  * use the writer itself or swap it (set_writer).  free writes what is
  * queued, then stops the thread. */
@@ -378,6 +386,7 @@ struct blob_pipe;
 int blob_pipe_new(struct blob_pipe **out, struct oimg_blob_writer *w, void (*wake)(void *ud),
                   void *wake_ud);
 int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci_error **err);
+bool blob_pipe_room(struct blob_pipe *p, size_t len);
 int blob_pipe_sync(struct blob_pipe *p, struct oci_error **err);
 /* After the last byte: the thread fsyncs the file too (see
  * oimg_blob_writer_sync), then calls wake; busy says whether it still works

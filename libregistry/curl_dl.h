@@ -21,6 +21,7 @@
     X(curl_easy_cleanup)                                                                           \
     X(curl_easy_strerror)                                                                          \
     X(curl_easy_escape)                                                                            \
+    X(curl_easy_pause)                                                                             \
     X(curl_multi_init)                                                                             \
     X(curl_multi_setopt)                                                                           \
     X(curl_multi_add_handle)                                                                       \

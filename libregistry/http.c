@@ -108,6 +108,12 @@ int http_loop_step(struct http_loop *l, int timeout_ms, struct oci_error **err)
     return 0;
 }
 
+void http_req_resume(struct http_req *r)
+{
+    if (r && r->easy && r->added && !r->done)
+        (void)sym_curl_easy_pause(r->easy, CURLPAUSE_CONT);
+}
+
 void http_loop_wakeup(void *loop)
 {
     struct http_loop *l = loop;
@@ -298,12 +304,16 @@ static size_t on_write(char *buf, size_t size, size_t nmemb, void *ud)
 {
     struct http_req *r = ud;
     size_t len = size * nmemb;
-    r->rx += len;
     if (r->sink_on) {
-        if (r->sink.data(r->sink.ud, buf, len, &r->cb_err) < 0)
+        int rc = r->sink.data(r->sink.ud, buf, len, &r->cb_err);
+        if (rc < 0)
             return 0;
+        if (rc == HTTP_SINK_PAUSE)
+            return CURL_WRITEFUNC_PAUSE;
+        r->rx += len;
         return len;
     }
+    r->rx += len;
     bool ok = r->h.status >= 200 && r->h.status < 300;
     size_t max = ok ? r->body_max : HTTP_ERROR_BODY_MAX;
     if (r->body_len + len > max) {
