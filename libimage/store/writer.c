@@ -58,7 +58,7 @@ struct oimg_blob_writer {
 #define WRITEBACK_STEP (8u * 1024 * 1024)
 /* Direct mode writes whole buffers of this size, at offsets it keeps
  * aligned, and only the tail through the page cache. */
-#define DIRECT_BUFFER (1024u * 1024)
+#define DIRECT_BUFFER (512u * 1024)
 
 static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
 {
