@@ -456,6 +456,22 @@ int oimg_fs_open_dir(int dirfd, const char *path, struct oci_error **err)
     return fd;
 }
 
+int oimg_fs_set_direct(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+        return -errno;
+    return 0;
+}
+
+size_t oimg_fs_direct_align(void)
+{
+    /* The logical block size is at most a page on the filesystems we meet;
+     * 4096 covers 512-byte and 4K devices alike. */
+    long pg = sysconf(_SC_PAGESIZE);
+    return pg > 4096 ? (size_t)pg : 4096;
+}
+
 int oimg_fs_fsync_dir(int dirfd, struct oci_error **err)
 {
     /* Some filesystems cannot sync a directory (EINVAL); the rename is then

@@ -9,15 +9,15 @@
  * POSIX AIO: a helper thread doing the pread), so that the disk's latency
  * stays off the applier's path. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <ociimg/fs.h>
+
 #include "bundle_private.h"
 
 #define DIRECT_READ (512u * 1024)
-#define DIRECT_ALIGN 4096u
 
 void dread_init(struct dread *dr)
 {
@@ -58,35 +58,26 @@ void dread_free(struct dread *dr)
 bool dread_start(struct dread *dr, int fd, uint64_t size)
 {
     dread_stop(dr);
-    if (sysconf(_SC_PAGESIZE) > DIRECT_ALIGN)
+    size_t align = oimg_fs_direct_align();
+    if (DIRECT_READ % align != 0)
         return false;
     for (int i = 0; i < 2; i++) {
-        if (!dr->buf[i] && posix_memalign((void **)&dr->buf[i], DIRECT_ALIGN, DIRECT_READ) != 0) {
+        if (!dr->buf[i] && posix_memalign((void **)&dr->buf[i], align, DIRECT_READ) != 0) {
             dr->buf[i] = NULL;
             return false;
         }
     }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+    if (oimg_fs_set_direct(fd, true) < 0)
         return false;
     dr->fd = fd;
     dr->size = size;
     return true;
 }
 
-/* Back to buffered reads on fd (the flag was taken, the read was not). */
-static void give_up(struct dread *dr, int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        (void)fcntl(fd, F_SETFL, fl & ~O_DIRECT);
-    dread_stop(dr);
-}
-
 ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t off)
 {
     ssize_t n;
-    if (dr->fd < 0 || dr->fd != fd) {
+    if (dr->fd != fd) { /* not direct (dr->fd is -1), or another file */
         do
             n = pread(fd, buf, len, (off_t)off);
         while (n < 0 && errno == EINTR);
@@ -96,7 +87,7 @@ ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t of
         /* Whatever the file holds now, from the block off is in.  At the
          * download's front that may be short: the next call reads the
          * block again. */
-        uint64_t at = off & ~(uint64_t)(DIRECT_ALIGN - 1);
+        uint64_t at = off & ~(uint64_t)(oimg_fs_direct_align() - 1);
         bool ahead = dr->pending && (uint64_t)dr->cb.aio_offset == at;
         n = settle(dr);
         if (ahead && n >= 0) {
@@ -107,7 +98,9 @@ ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t of
             while (n < 0 && errno == EINTR);
         }
         if (n < 0 && errno == EINVAL) {
-            give_up(dr, fd);
+            /* The flag was taken, the read was not: buffered from now on. */
+            (void)oimg_fs_set_direct(fd, false);
+            dread_stop(dr);
             return dread_pread(dr, fd, buf, len, off);
         }
         if (n < 0)

@@ -306,9 +306,13 @@ int oimg_unpack_stream_blob_end(void *ud, const struct oimg_descriptor *d, int s
         return oci_error_set(err, OCI_ERR_STATE, "streamed unpack: a blob before the manifest");
     pthread_mutex_lock(&s->mu);
     struct blob *b = live_blob(s, d);
-    struct blob *any = b ? b : find_blob(s, d);
-    if (!b && any && any->unhashed && any->state == B_WAIT)
-        b = any; /* applied already: finish wants the verdict */
+    if (!b) {
+        /* Applied already, from the download's bytes: finish wants the
+         * verdict all the same. */
+        struct blob *any = find_blob(s, d);
+        if (any && any->unhashed && any->state == B_WAIT)
+            b = any;
+    }
     if (b && status < 0) {
         struct oci_error *e = NULL;
         oci_error_set(&e, -status, "blob %s: the download failed", d->digest.str);
@@ -499,8 +503,11 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
                 pthread_mutex_unlock(&s->mu);
                 return 0;
             }
+            /* Not under mu: the read-ahead may still be on the disk. */
+            pthread_mutex_unlock(&s->mu);
             dread_stop(&lr->dr);
             close(lr->pfd);
+            pthread_mutex_lock(&s->mu);
             lr->pfd = -1;
             lr->reopened = true;
             continue;

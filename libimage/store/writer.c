@@ -76,20 +76,14 @@ static int write_out(struct oimg_blob_writer *w, const void *buf, size_t len)
     return 0;
 }
 
-static size_t direct_align(void)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    return pg > 4096 ? (size_t)pg : 4096;
-}
-
 /* Back to the page cache: for a tail shorter than the alignment, or when a
  * write is refused.  Page-aligned direct writes never left a cached page
  * that straddles the end of the file, so buffered writes continue cleanly. */
 static int leave_direct(struct oimg_blob_writer *w)
 {
-    int fl = fcntl(w->fd, F_GETFL);
-    if (fl < 0 || fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) < 0)
-        return -errno;
+    int r = oimg_fs_set_direct(w->fd, false);
+    if (r < 0)
+        return r;
     w->direct = false;
     return 0;
 }
@@ -208,7 +202,7 @@ static int flush_buffer(struct oimg_blob_writer *w, struct oci_error **err)
         /* One write(2), so that whatever it did not take (a short write,
          * or EINVAL from a filesystem that took the flag but not the
          * write) goes on through the cache from exactly where it stopped. */
-        size_t want = w->buf_len & ~(direct_align() - 1);
+        size_t want = w->buf_len & ~(oimg_fs_direct_align() - 1);
         ssize_t n = 0;
         if (want > 0) {
             do
@@ -488,7 +482,7 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
     /* Whole aligned blocks into an aligned buffer: the file may be open
      * with O_DIRECT. */
     _cleanup_free_ unsigned char *buf = NULL;
-    if (posix_memalign((void **)&buf, direct_align(), DIRECT_BUFFER) != 0)
+    if (posix_memalign((void **)&buf, oimg_fs_direct_align(), DIRECT_BUFFER) != 0)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     uint64_t off = 0;
     while (off < w->size) {
@@ -573,18 +567,17 @@ int oimg_blob_writer_set_direct(struct oimg_blob_writer *w)
         return 1;
     /* Direct writes need aligned offsets: a resumed file that ends
      * mid-block stays in the page cache. */
-    if (w->buf_len != 0 || w->on_disk % direct_align() != 0)
+    if (w->buf_len != 0 || w->on_disk % oimg_fs_direct_align() != 0)
         return 0;
     if (w->dbuf[0])
         return 0; /* it was on once and fell back: it stays off */
     void *b[2] = {NULL, NULL};
-    if (posix_memalign(&b[0], direct_align(), DIRECT_BUFFER) != 0 ||
-        posix_memalign(&b[1], direct_align(), DIRECT_BUFFER) != 0) {
+    if (posix_memalign(&b[0], oimg_fs_direct_align(), DIRECT_BUFFER) != 0 ||
+        posix_memalign(&b[1], oimg_fs_direct_align(), DIRECT_BUFFER) != 0) {
         free(b[0]);
         return 0;
     }
-    int fl = fcntl(w->fd, F_GETFL);
-    if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0) {
+    if (oimg_fs_set_direct(w->fd, true) < 0) {
         free(b[0]); /* e.g. a filesystem without direct I/O */
         free(b[1]);
         return 0;

@@ -50,4 +50,10 @@ int oimg_fs_open_dir(int dirfd, const char *path, struct oci_error **err);
 /* fsync a directory by fd. */
 int oimg_fs_fsync_dir(int dirfd, struct oci_error **err);
 
+/* O_DIRECT on an open fd (on = false: back to the page cache); 0 or -errno
+ * (e.g. -EINVAL from a filesystem without direct I/O).  Direct reads and
+ * writes want buffers, offsets and lengths aligned to oimg_fs_direct_align(). */
+int oimg_fs_set_direct(int fd, bool on);
+size_t oimg_fs_direct_align(void);
+
 #endif
