@@ -57,6 +57,7 @@ struct blob {
     bool tried;       /* the config: its bytes were all there once, but wrong */
     bool via_partial; /* past the budget: bytes from w on are in the layout's partial file */
     bool unhashed;    /* applied from the download's bytes, trusting its digest check */
+    bool fetched;     /* the downloader verified it into the layout before its turn */
     bool present;     /* in the layout before the stream began */
     uint64_t w;       /* bytes accepted into the spool, in blob order */
     uint64_t skip;    /* after a restart of a started blob: replayed bytes to drop */
@@ -323,7 +324,7 @@ int oimg_unpack_stream_blob_end(void *ud, const struct oimg_descriptor *d, int s
          * comes, and give the spool's memory to the others now. */
         if (!b->started && s->l && !b->is_config) {
             spool_clear(s, b);
-            b->use_layout = true;
+            b->use_layout = b->fetched = true;
         }
     }
     pthread_cond_broadcast(&s->cv);
@@ -526,12 +527,13 @@ static ssize_t partial_read(struct layer_reader *lr, void *buf, size_t len, stru
 }
 
 /* Before a layer's first byte: where it comes from.  Bytes read from the
- * layout are hashed like `unpack` hashes them; bytes the downloader pushes
- * (or writes into its partial file) are the ones it hashes on their way into
- * the layout, so with a layout the applier does not hash them a second time
- * (a tenth of a CPU-second per 150 MB, on the streamed path's busiest
- * stretch): the diff_id still decides the rootfs, and finish holds the
- * bundle back until the downloader has committed each such blob. */
+ * layout are hashed like `unpack` hashes them, unless this pull's
+ * downloader verified them into it; bytes the downloader pushes (or writes
+ * into its partial file) are the ones it hashes on their way into the
+ * layout.  So with a layout the applier does not hash a downloaded blob a
+ * second time (a tenth of a CPU-second per 150 MB, on the streamed path's
+ * busiest stretch): the diff_id still decides the rootfs, and finish holds
+ * the bundle back until the downloader has committed each such blob. */
 static int layer_source(struct layer_reader *lr, bool *hash, struct oci_error **err)
 {
     struct oimg_unpack_stream *s = lr->s;
@@ -539,13 +541,13 @@ static int layer_source(struct layer_reader *lr, bool *hash, struct oci_error **
     int r = wait_blob(s, lr->b, lr->dup, err);
     if (r == 0)
         lr->b->started = true; /* from now on it stays with the spool */
-    if (r == 0 && s->l)
+    if ((r == 0 || (r == 1 && lr->b->fetched)) && s->l)
         lr->b->unhashed = true;
+    *hash = !lr->b->unhashed;
     pthread_mutex_unlock(&s->mu);
     if (r < 0)
         return r;
     lr->from_layout = r == 1;
-    *hash = lr->from_layout || !s->l;
     return 0;
 }
 
