@@ -45,6 +45,7 @@ struct chunk {
     char data[];
 };
 
+/* B_DONE: end(0), so the downloader verified the blob into the layout. */
 enum blob_state { B_WAIT, B_DONE, B_FAILED };
 
 /* One distinct blob (the config, or a layer digest). */
@@ -57,7 +58,6 @@ struct blob {
     bool tried;       /* the config: its bytes were all there once, but wrong */
     bool via_partial; /* past the budget: bytes from w on are in the layout's partial file */
     bool unhashed;    /* applied from the download's bytes, trusting its digest check */
-    bool fetched;     /* the downloader verified it into the layout before its turn */
     bool present;     /* in the layout before the stream began */
     uint64_t w;       /* bytes accepted into the spool, in blob order */
     uint64_t skip;    /* after a restart of a started blob: replayed bytes to drop */
@@ -324,7 +324,7 @@ int oimg_unpack_stream_blob_end(void *ud, const struct oimg_descriptor *d, int s
          * comes, and give the spool's memory to the others now. */
         if (!b->started && s->l && !b->is_config) {
             spool_clear(s, b);
-            b->use_layout = b->fetched = true;
+            b->use_layout = true;
         }
     }
     pthread_cond_broadcast(&s->cv);
@@ -541,7 +541,7 @@ static int layer_source(struct layer_reader *lr, bool *hash, struct oci_error **
     int r = wait_blob(s, lr->b, lr->dup, err);
     if (r == 0)
         lr->b->started = true; /* from now on it stays with the spool */
-    if ((r == 0 || (r == 1 && lr->b->fetched)) && s->l)
+    if ((r == 0 || (r == 1 && lr->b->state == B_DONE)) && s->l)
         lr->b->unhashed = true;
     *hash = !lr->b->unhashed;
     pthread_mutex_unlock(&s->mu);

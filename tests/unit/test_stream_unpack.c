@@ -551,7 +551,9 @@ static void test_needs_commit(void)
 /* Flips byte at of the layout's copy of d (in place, same size). */
 static void flip_in_layout(const char *lp, const struct oimg_descriptor *d, size_t at)
 {
-    char *path = bt_fmt("%s/blobs/sha256/%s", lp, d->digest.str + strlen("sha256:"));
+    char rel[256];
+    CHECK_OK(oimg_digest_blob_path(rel, sizeof(rel), &d->digest, T_ERR));
+    char *path = bt_fmt("%s/%s", lp, rel);
     CHECK(chmod(path, 0644) == 0);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     CHECK(fd >= 0);
