@@ -77,17 +77,20 @@ int bundle_dest_commit(struct bundle_dest *bd, const struct oimg_unpack_opts *op
 /* Removes the temp dir (if still there) and frees bd; NULL-safe fields. */
 void bundle_dest_discard(struct bundle_dest *bd, const struct oimg_unpack_opts *opts);
 
-/* ---- directread.c: sequential O_DIRECT reads of a blob, one block ahead ---- */
+/* ---- directread.c: sequential O_DIRECT reads of a blob, blocks ahead ---- */
+
+#define DREAD_BLOCKS 4
 
 struct dread {
-    unsigned char *buf[2]; /* aligned blocks: [cur] holds [off, off+len) */
-    int cur;
+    /* A ring of aligned blocks: [cur] holds [off, off+len); the next
+     * `ahead` ones are being read, in file order. */
+    unsigned char *buf[DREAD_BLOCKS];
+    struct aiocb cb[DREAD_BLOCKS];
+    unsigned cur, ahead;
     int fd; /* -1: nothing direct (reads go straight to pread) */
     uint64_t size;
     uint64_t off;
     size_t len;
-    struct aiocb cb; /* the read-ahead into buf[cur ^ 1] */
-    bool pending;
 };
 
 void dread_init(struct dread *dr);

@@ -4,10 +4,12 @@
  * files, then the committed blobs) once, sequentially.  Through the page
  * cache that would take 150 MB of pages the rootfs needs, and on a VM that
  * hands freed memory back to its host every new page is a fault there.  So
- * reads go direct, into one of two aligned buffers, and while the applier
- * takes bytes from one the next block is read into the other (glibc's
- * POSIX AIO: a helper thread doing the pread), so that the disk's latency
- * stays off the applier's path. */
+ * reads go direct, into a small ring of aligned blocks: while the applier
+ * takes bytes from one, the next ones are read (glibc's POSIX AIO: a helper
+ * thread doing the preads of one fd in order).  One block ahead was not
+ * enough where the applier is as fast as the disk (incompressible data):
+ * each read started only when the previous block was taken, and the
+ * applier waited for most of them. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +27,38 @@ void dread_init(struct dread *dr)
     dr->fd = -1;
 }
 
-/* Waits for the read-ahead, if any; its result, or -1 with errno. */
-static ssize_t settle(struct dread *dr)
+static unsigned slot(const struct dread *dr, unsigned k)
 {
-    if (!dr->pending)
-        return -1;
-    const struct aiocb *list[1] = {&dr->cb};
-    while (aio_error(&dr->cb) == EINPROGRESS)
+    return (dr->cur + k) % DREAD_BLOCKS;
+}
+
+/* Waits for the oldest read-ahead; its result, or -1 with errno. */
+static ssize_t settle_next(struct dread *dr)
+{
+    struct aiocb *cb = &dr->cb[slot(dr, 1)];
+    const struct aiocb *list[1] = {cb};
+    while (aio_error(cb) == EINPROGRESS)
         (void)aio_suspend(list, 1, NULL);
-    dr->pending = false;
-    ssize_t n = aio_return(&dr->cb);
+    ssize_t n = aio_return(cb);
     if (n < 0)
-        errno = aio_error(&dr->cb);
+        errno = aio_error(cb);
+    dr->cur = slot(dr, 1);
+    dr->ahead--;
     return n;
+}
+
+/* Waits for every read-ahead and forgets them; the current block stays. */
+static void settle_all(struct dread *dr)
+{
+    unsigned cur = dr->cur;
+    while (dr->ahead > 0)
+        (void)settle_next(dr);
+    dr->cur = cur;
 }
 
 void dread_stop(struct dread *dr)
 {
-    settle(dr);
+    settle_all(dr);
     dr->fd = -1;
     dr->len = 0;
 }
@@ -50,9 +66,10 @@ void dread_stop(struct dread *dr)
 void dread_free(struct dread *dr)
 {
     dread_stop(dr);
-    free(dr->buf[0]);
-    free(dr->buf[1]);
-    dr->buf[0] = dr->buf[1] = NULL;
+    for (unsigned i = 0; i < DREAD_BLOCKS; i++) {
+        free(dr->buf[i]);
+        dr->buf[i] = NULL;
+    }
 }
 
 bool dread_start(struct dread *dr, int fd, uint64_t size)
@@ -61,7 +78,7 @@ bool dread_start(struct dread *dr, int fd, uint64_t size)
     size_t align = oimg_fs_direct_align();
     if (DIRECT_READ % align != 0)
         return false;
-    for (int i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < DREAD_BLOCKS; i++) {
         if (!dr->buf[i] && posix_memalign((void **)&dr->buf[i], align, DIRECT_READ) != 0) {
             dr->buf[i] = NULL;
             return false;
@@ -72,6 +89,30 @@ bool dread_start(struct dread *dr, int fd, uint64_t size)
     dr->fd = fd;
     dr->size = size;
     return true;
+}
+
+/* Keeps the ring full behind a whole current block, up to the blob's end.
+ * A block read past the download's front comes back short; it is taken as
+ * it is and the reads after it are dropped (dread_pread). */
+static void top_up(struct dread *dr)
+{
+    if (dr->len != DIRECT_READ)
+        return;
+    while (dr->ahead < DREAD_BLOCKS - 1) {
+        uint64_t at = dr->off + (uint64_t)(dr->ahead + 1) * DIRECT_READ;
+        if (at >= dr->size)
+            return;
+        struct aiocb *cb = &dr->cb[slot(dr, dr->ahead + 1)];
+        memset(cb, 0, sizeof(*cb));
+        cb->aio_fildes = dr->fd;
+        cb->aio_buf = dr->buf[slot(dr, dr->ahead + 1)];
+        cb->aio_nbytes = DIRECT_READ;
+        cb->aio_offset = (off_t)at;
+        cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+        if (aio_read(cb) != 0)
+            return;
+        dr->ahead++;
+    }
 }
 
 ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t off)
@@ -88,11 +129,11 @@ ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t of
          * download's front that may be short: the next call reads the
          * block again. */
         uint64_t at = off & ~(uint64_t)(oimg_fs_direct_align() - 1);
-        bool ahead = dr->pending && (uint64_t)dr->cb.aio_offset == at;
-        n = settle(dr);
-        if (ahead && n >= 0) {
-            dr->cur ^= 1;
-        } else {
+        n = -1;
+        if (dr->ahead > 0 && (uint64_t)dr->cb[slot(dr, 1)].aio_offset == at)
+            n = settle_next(dr);
+        if (n < 0) { /* not read ahead, or that read failed: read it now */
+            settle_all(dr);
             do
                 n = pread(fd, dr->buf[dr->cur], DIRECT_READ, (off_t)at);
             while (n < 0 && errno == EINTR);
@@ -103,20 +144,16 @@ ssize_t dread_pread(struct dread *dr, int fd, void *buf, size_t len, uint64_t of
             dread_stop(dr);
             return dread_pread(dr, fd, buf, len, off);
         }
-        if (n < 0)
+        if (n < 0) {
+            dr->len = 0;
             return -errno;
+        }
         dr->off = at;
         dr->len = (size_t)n;
-        if (dr->len == DIRECT_READ && at + DIRECT_READ < dr->size) {
-            /* A whole block: the file goes on, read the next meanwhile. */
-            memset(&dr->cb, 0, sizeof(dr->cb));
-            dr->cb.aio_fildes = fd;
-            dr->cb.aio_buf = dr->buf[dr->cur ^ 1];
-            dr->cb.aio_nbytes = DIRECT_READ;
-            dr->cb.aio_offset = (off_t)(at + DIRECT_READ);
-            dr->cb.aio_sigevent.sigev_notify = SIGEV_NONE;
-            dr->pending = aio_read(&dr->cb) == 0;
-        }
+        if (dr->len < DIRECT_READ)
+            settle_all(dr); /* read past the front: what follows is stale */
+        else
+            top_up(dr);
         if (off >= at + (uint64_t)n)
             return 0;
     }

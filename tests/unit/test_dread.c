@@ -1,9 +1,10 @@
-/* directread.c: a blob read back with O_DIRECT, one block ahead, while the
- * file may still grow (a download's partial file): every byte comes back
+/* directread.c: a blob read back with O_DIRECT, several blocks ahead, while
+ * the file may still grow (a download's partial file): every byte comes back
  * right through uneven read sizes, the file's end for now reads as 0 and
- * later reads see what was appended since, even where the block read ahead
- * was short; a new fd after dread_stop; and buffered reads where the
- * filesystem refuses O_DIRECT. */
+ * later reads see what was appended since, even where a block read ahead
+ * was short or empty, in the middle of the ring as at its start; a new fd
+ * after dread_stop; and buffered reads where the filesystem refuses
+ * O_DIRECT. */
 #include "bundle_t.h"
 #include "libimage/bundle/bundle_private.h"
 
@@ -80,6 +81,36 @@ int main(void)
     append(wfd, data, 4 * MIB, size);
     CHECK(read_all(&dr, rfd, data, 4 * MIB, size, 12345));
     CHECK_INT(dread_pread(&dr, rfd, b, sizeof(b), size), 0);
+
+    /* A second file whose front is inside the third block: the first
+     * block's read sends reads of the next three ahead; the third comes
+     * back short and the fourth empty.  Both are taken for what they were,
+     * and once more is appended the same offsets read the new bytes. */
+    char *path2 = bt_fmt("%s/blob2", top);
+    int wfd2 = open(path2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rfd3 = open(path2, O_RDONLY | O_CLOEXEC);
+    CHECK(wfd2 >= 0 && rfd3 >= 0);
+    dread_stop(&dr);
+    CHECK_INT(dread_start(&dr, rfd3, size), direct);
+    append(wfd2, data, 0, MIB + 1000);
+    CHECK(read_all(&dr, rfd3, data, 0, 1000, 1000));
+    if (direct) /* the rest of the ring is being read */
+        CHECK_INT(dr.ahead, DREAD_BLOCKS - 1);
+    CHECK(read_all(&dr, rfd3, data, 1000, MIB + 1000, 100000));
+    if (direct) /* the short block is held, nothing after it */
+        CHECK_INT(dr.ahead, 0);
+    CHECK_INT(dread_pread(&dr, rfd3, b, sizeof(b), MIB + 1000), 0);
+    append(wfd2, data, MIB + 1000, 2 * MIB + 4096);
+    CHECK(read_all(&dr, rfd3, data, MIB + 1000, 2 * MIB + 4096, 7000));
+    CHECK_INT(dread_pread(&dr, rfd3, b, sizeof(b), 2 * MIB + 4096), 0);
+    append(wfd2, data, 2 * MIB + 4096, size);
+    CHECK(read_all(&dr, rfd3, data, 2 * MIB + 4096, size, 262144));
+    CHECK(read_all(&dr, rfd3, data, 0, size, 524288));
+    dread_stop(&dr);
+    close(rfd3);
+    close(wfd2);
+    free(path2);
+    CHECK_INT(dread_start(&dr, rfd, size), direct);
 
     /* Back to the start (the block held is not there): read again; and
      * a jump back while a block is being read ahead. */
