@@ -9,7 +9,7 @@
  * thread doing the preads of one fd in order).  One block ahead was not
  * enough where the applier is as fast as the disk (incompressible data):
  * each read started only when the previous block was taken, and the
- * applier waited for most of them. */
+ * applier waited for many of them. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
