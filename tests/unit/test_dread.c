@@ -84,8 +84,9 @@ int main(void)
 
     /* A second file whose front is inside the third block: the first
      * block's read sends reads of the next three ahead; the third comes
-     * back short and the fourth empty.  Both are taken for what they were,
-     * and once more is appended the same offsets read the new bytes. */
+     * back short and the fourth empty.  The short one is used for what it
+     * holds and the empty one dropped; once more is appended, the same
+     * offsets read the new bytes. */
     char *path2 = bt_fmt("%s/blob2", top);
     int wfd2 = open(path2, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rfd3 = open(path2, O_RDONLY | O_CLOEXEC);
