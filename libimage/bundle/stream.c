@@ -541,9 +541,13 @@ static int layer_source(struct layer_reader *lr, bool *hash, struct oci_error **
     int r = wait_blob(s, lr->b, lr->dup, err);
     if (r == 0)
         lr->b->started = true; /* from now on it stays with the spool */
-    if ((r == 0 || (r == 1 && lr->b->state == B_DONE)) && s->l)
+    /* Decided for this read alone: an earlier layer with the same digest
+     * may have trusted the download, this one may be reading a copy that
+     * another pull put in the layout. */
+    bool trusted = s->l && (r == 0 || (r == 1 && lr->b->state == B_DONE));
+    if (trusted)
         lr->b->unhashed = true;
-    *hash = !lr->b->unhashed;
+    *hash = !trusted;
     pthread_mutex_unlock(&s->mu);
     if (r < 0)
         return r;

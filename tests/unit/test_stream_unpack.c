@@ -1,13 +1,13 @@
 /* The streamed unpack (oimg_unpack_stream_*) fed as a downloader would:
  * blobs out of order and interleaved (layer 3 before layer 1 finishes), a
  * later layer big enough to spill its spool to a file (no layout) or to be
- * read from the download's partial file (a layout), a restart from byte
- * 0 before and after the applier read a blob, blobs taken from the layout,
- * a repeated layer, a fast layer, a layer whose download fails after it
- * is applied, a layer verified into the layout before its turn, a corrupt
- * byte, bytes past a blob's size and a cancel.  Each
- * bundle is compared with oimg_unpack of the same image through
- * oimg_export_tar. */
+ * read from the download's partial file (a layout), a restart from byte 0
+ * before and after the applier read a blob, blobs taken from the layout, a
+ * repeated layer, a fast layer, a layer whose download fails after it is
+ * applied, a layer verified into the layout before its turn, a repeated
+ * layer whose layout copy another pull wrote, a corrupt byte, bytes past a
+ * blob's size and a cancel. Each bundle is compared with oimg_unpack of the
+ * same image through oimg_export_tar. */
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/mman.h>
@@ -303,9 +303,14 @@ static void test_from_layout(void)
     free(dest);
 }
 
-/* A manifest listing layer 1 twice: the second is read from the layout
- * once the first is done. */
-static void test_repeated_layer(void)
+/* The image with layer 1 listed again at the end (and its diff_id). */
+struct repeated {
+    char *man;
+    struct bt_buf mb, c2;
+    struct oimg_descriptor m2, c2d;
+};
+
+static void repeated_image(struct repeated *rp)
 {
     char layers[4096] = "";
     const int order[] = {0, 1, 2, 0};
@@ -318,28 +323,52 @@ static void test_repeated_layer(void)
     json_object *ids = json_object_object_get(json_object_object_get(cj, "rootfs"), "diff_ids");
     json_object_array_add(ids, json_object_get(json_object_array_get_idx(ids, 0)));
     const char *ctext = json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
-    struct bt_buf c2 = {(unsigned char *)strdup(ctext), strlen(ctext)};
-    struct oimg_descriptor c2d = {0};
-    desc(&c2d, OIMG_MT_OCI_CONFIG, c2);
-    char *man = bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
-                       "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
-                       OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, c2d.digest.str, c2.n, layers);
-    struct bt_buf mb = {(unsigned char *)man, strlen(man)};
-    struct oimg_descriptor m2 = {0};
-    desc(&m2, OIMG_MT_OCI_MANIFEST, mb);
+    rp->c2 = (struct bt_buf){(unsigned char *)strdup(ctext), strlen(ctext)};
+    desc(&rp->c2d, OIMG_MT_OCI_CONFIG, rp->c2);
+    rp->man =
+        bt_fmt("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"%s\","
+               "\"digest\":\"%s\",\"size\":%zu},\"layers\":[%s]}",
+               OIMG_MT_OCI_MANIFEST, OIMG_MT_OCI_CONFIG, rp->c2d.digest.str, rp->c2.n, layers);
+    rp->mb = (struct bt_buf){(unsigned char *)rp->man, strlen(rp->man)};
+    desc(&rp->m2, OIMG_MT_OCI_MANIFEST, rp->mb);
+}
+
+static void repeated_clear(struct repeated *rp)
+{
+    free(rp->man);
+    free(rp->c2.p);
+    oimg_descriptor_clear(&rp->c2d);
+    oimg_descriptor_clear(&rp->m2);
+}
+
+/* A stream into dest with the repeated image's manifest set. */
+static struct oimg_unpack_stream *start_repeated(const char *dest, struct oimg_layout *l,
+                                                 struct repeated *rp)
+{
+    struct oimg_unpack_opts o = opts();
+    struct oimg_unpack_stream *s = NULL;
+    CHECK_OK(oimg_unpack_stream_new(&s, dest, l, &o, T_ERR));
+    if (s)
+        CHECK_OK(oimg_unpack_stream_set_manifest(s, &rp->m2, rp->man, rp->mb.n, T_ERR));
+    return s;
+}
+
+/* A manifest listing layer 1 twice: the second is read from the layout
+ * once the first is done. */
+static void test_repeated_layer(void)
+{
+    struct repeated rp = {0};
+    repeated_image(&rp);
 
     /* A layout without the blobs yet: they are "committed" as they end. */
     char *lp = bt_fmt("%s/layout2", top);
     struct oimg_layout *l2 = NULL;
     CHECK_OK(oimg_layout_open(&l2, lp, OIMG_LAYOUT_CREATE, T_ERR));
     char *dest = bt_fmt("%s/b-repeat", top);
-    struct oimg_unpack_opts o = opts();
-    struct oimg_unpack_stream *s = NULL;
-    CHECK_OK(oimg_unpack_stream_new(&s, dest, l2, &o, T_ERR));
-    CHECK_OK(oimg_unpack_stream_set_manifest(s, &m2, man, mb.n, T_ERR));
+    struct oimg_unpack_stream *s = start_repeated(dest, l2, &rp);
     struct oimg_digest got;
-    struct oimg_descriptor *all[] = {&c2d, &ld[0], &ld[1], &ld[2]};
-    struct bt_buf *bufs[] = {&c2, &gz[0], &gz[1], &gz[2]};
+    struct oimg_descriptor *all[] = {&rp.c2d, &ld[0], &ld[1], &ld[2]};
+    struct bt_buf *bufs[] = {&rp.c2, &gz[0], &gz[1], &gz[2]};
     for (int i = 0; i < 4; i++) {
         CHECK_INT(oimg_unpack_stream_blob_begin(s, all[i], NULL), 0);
         feed(s, all[i], *bufs[i], 0, bufs[i]->n);
@@ -360,10 +389,7 @@ static void test_repeated_layer(void)
     oimg_layout_free(l2);
     free(lp);
     free(dest);
-    free(man);
-    free(c2.p);
-    oimg_descriptor_clear(&c2d);
-    oimg_descriptor_clear(&m2);
+    repeated_clear(&rp);
 }
 
 /* The layer being applied arrives much faster than it applies (its spool
@@ -616,6 +642,48 @@ static void test_fetched(void)
     }
 }
 
+/* The repeated layer again, where this pull's download of layer 1 never
+ * ends (another pull committed the blob first) and the copy in the layout
+ * differs from the download in a byte the tree does not see (the gzip
+ * header's MTIME): the first layer 1 is applied from the download without
+ * a second hash, but the repeat reads the layout's copy, which this pull
+ * did not verify, so it is hashed and the bundle fails. */
+static void test_repeated_raced(void)
+{
+    struct repeated rp = {0};
+    repeated_image(&rp);
+    char *lp = bt_fmt("%s/layout-raced", top);
+    struct oimg_layout *l = NULL;
+    CHECK_OK(oimg_layout_open(&l, lp, OIMG_LAYOUT_CREATE, T_ERR));
+    char *dest = bt_fmt("%s/b-raced", top);
+    struct oimg_unpack_stream *s = start_repeated(dest, l, &rp);
+    if (!s || !l)
+        return;
+    struct oimg_digest got;
+    whole(s, &rp.c2d, rp.c2);
+    CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[0], NULL), 0);
+    feed(s, &ld[0], gz[0], 0, gz[0].n);
+    CHECK_OK(oimg_layout_blob_put(&got, l, gz[0].p, gz[0].n, T_ERR));
+    flip_in_layout(lp, &ld[0], 4);
+    for (int i = 1; i < 3; i++) {
+        CHECK_INT(oimg_unpack_stream_blob_begin(s, &ld[i], NULL), 0);
+        feed(s, &ld[i], gz[i], 0, gz[i].n);
+        CHECK_OK(oimg_layout_blob_put(&got, l, gz[i].p, gz[i].n, T_ERR));
+        CHECK_INT(oimg_unpack_stream_blob_end(s, &ld[i], 0, NULL), 0);
+    }
+    struct oci_error *e = NULL;
+    CHECK(oimg_unpack_stream_finish(s, NULL, &e) < 0);
+    CHECK(e && strstr(e->msg, "layer 3") && strstr(e->msg, "hashes to"));
+    oci_error_free(e);
+    oimg_unpack_stream_free(s);
+    CHECK(!exists(dest));
+    CHECK(no_temp_dirs());
+    oimg_layout_free(l);
+    free(lp);
+    free(dest);
+    repeated_clear(&rp);
+}
+
 /* A flipped byte fails the bundle, and nothing is left. */
 static void test_corrupt(void)
 {
@@ -709,6 +777,7 @@ int main(void)
     T_RUN(test_via_partial);
     T_RUN(test_needs_commit);
     T_RUN(test_fetched);
+    T_RUN(test_repeated_raced);
     T_RUN(test_corrupt);
     T_RUN(test_oversize);
     T_RUN(test_cancel);
