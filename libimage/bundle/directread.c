@@ -32,28 +32,33 @@ static unsigned slot(const struct dread *dr, unsigned k)
     return (dr->cur + k) % DREAD_BLOCKS;
 }
 
-/* Waits for the oldest read-ahead; its result, or -1 with errno. */
-static ssize_t settle_next(struct dread *dr)
+/* Waits for one read; its result, or -1 with errno. */
+static ssize_t settle(struct aiocb *cb)
 {
-    struct aiocb *cb = &dr->cb[slot(dr, 1)];
     const struct aiocb *list[1] = {cb};
     while (aio_error(cb) == EINPROGRESS)
         (void)aio_suspend(list, 1, NULL);
     ssize_t n = aio_return(cb);
     if (n < 0)
         errno = aio_error(cb);
+    return n;
+}
+
+/* The oldest read ahead becomes the current block. */
+static ssize_t settle_next(struct dread *dr)
+{
+    ssize_t n = settle(&dr->cb[slot(dr, 1)]);
     dr->cur = slot(dr, 1);
     dr->ahead--;
     return n;
 }
 
-/* Waits for every read-ahead and forgets them; the current block stays. */
+/* Waits for every read ahead and forgets them; the current block stays. */
 static void settle_all(struct dread *dr)
 {
-    unsigned cur = dr->cur;
-    while (dr->ahead > 0)
-        (void)settle_next(dr);
-    dr->cur = cur;
+    for (unsigned k = 1; k <= dr->ahead; k++)
+        (void)settle(&dr->cb[slot(dr, k)]);
+    dr->ahead = 0;
 }
 
 void dread_stop(struct dread *dr)
@@ -102,10 +107,11 @@ static void top_up(struct dread *dr)
         uint64_t at = dr->off + (uint64_t)(dr->ahead + 1) * DIRECT_READ;
         if (at >= dr->size)
             return;
-        struct aiocb *cb = &dr->cb[slot(dr, dr->ahead + 1)];
+        unsigned i = slot(dr, dr->ahead + 1);
+        struct aiocb *cb = &dr->cb[i];
         memset(cb, 0, sizeof(*cb));
         cb->aio_fildes = dr->fd;
-        cb->aio_buf = dr->buf[slot(dr, dr->ahead + 1)];
+        cb->aio_buf = dr->buf[i];
         cb->aio_nbytes = DIRECT_READ;
         cb->aio_offset = (off_t)at;
         cb->aio_sigevent.sigev_notify = SIGEV_NONE;
