@@ -20,7 +20,12 @@
 #include "client_private.h"
 #include "registry_private.h"
 
-#define RECV_BUFFER_BIG (512L * 1024)
+/* A blob's receive buffer.  Bigger is not faster (a pull of 148 MB from a
+ * local registry takes the same time with 64 KiB as with 512 KiB), and it
+ * costs twice: curl's buffer is memory, and when a blob's pipe is full the
+ * transfer pauses and curl keeps a copy of what is left of its buffer until
+ * it resumes (about two pauses per MiB from a fast registry). */
+#define RECV_BUFFER_BIG (128L * 1024)
 
 struct http_loop {
     CURLM *multi;
