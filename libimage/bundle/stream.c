@@ -36,9 +36,10 @@
 #include "bundle_private.h"
 
 #define CHUNK (64 * 1024)
-/* Enough for the applier to start on before the downloader's first bytes
- * reach its partial file; with a layout, more only adds to the peak RSS
- * (4 MiB measured no faster). */
+/* Shared by every blob's spool.  With a layout it only has to carry the
+ * applier until the downloader's bytes reach the partial file, and more
+ * only added to the peak RSS (4 MiB measured no faster); without one, a
+ * spool past it goes to an unnamed file. */
 #define MEM_BUDGET (1u * 1024 * 1024)
 #define LAYERS_MAX 4096
 
