@@ -311,11 +311,15 @@ void rt_init_main(struct rt_plan *p)
     int later = p->unshare_flags & CLONE_NEWCGROUP;
     if ((p->unshare_flags & ~later) && unshare(p->unshare_flags & ~later) < 0)
         die(p, errno, "unshare namespaces: %s", strerror(errno));
-    /* The runtime moves us into the container's cgroups while we build the
-     * rootfs (a v1 migration waits for an RCU grace period: doing both at
-     * once saves most of it).  Nothing forks or execs before the second GO,
-     * and a cgroup namespace must be rooted at the container's cgroup, so
-     * with one we wait first. */
+    /* The runtime moves us into the container's cgroups meanwhile (a v1
+     * migration waits for an RCU grace period), so the seccomp filter is
+     * compiled now (milliseconds of libseccomp CPU for a default profile;
+     * loaded just before exec) and the rootfs is built before the second GO.
+     * Nothing forks or execs before that GO, and a cgroup namespace must be
+     * rooted at the container's cgroup, so with one we wait first. */
+    struct rt_seccomp_prog *filter = NULL;
+    if (c->has_seccomp && (r = rt_seccomp_compile(&filter, &c->seccomp, why, sizeof(why))) < 0)
+        die(p, r, "%s", why);
     bool attached = false;
     if (later) {
         wait_go(p);
@@ -378,11 +382,7 @@ void rt_init_main(struct rt_plan *p)
     if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die(p, errno, "noNewPrivileges: %s", strerror(errno));
 
-    struct rt_seccomp_prog *filter = NULL;
-    if (c->has_seccomp) {
-        if ((r = rt_seccomp_compile(&filter, &c->seccomp, c->no_new_privileges, why, sizeof(why))) <
-            0)
-            die(p, r, "%s", why);
+    if (filter) {
         /* Without no_new_privs loading a filter needs CAP_SYS_ADMIN: do it
          * while we still have it (runc does the same). */
         if (!c->no_new_privileges) {

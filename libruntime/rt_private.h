@@ -256,8 +256,8 @@ size_t rt_strv_len(const char *const *v);
 /* Translates the config into a loaded-ready BPF program (in the init, before
  * the user switch); returns an opaque handle. */
 struct rt_seccomp_prog;
-int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, bool nnp,
-                       char *why, size_t whylen);
+int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, char *why,
+                       size_t whylen);
 int rt_seccomp_load(struct rt_seccomp_prog *p, char *why, size_t whylen);
 int rt_seccomp_action(const char *name, uint32_t *action); /* -1 unknown */
 int rt_seccomp_arch(const char *name, uint32_t *arch);

@@ -1,10 +1,18 @@
-/* linux.seccomp through libseccomp.  The filter is built in the container's
- * init before it waits for `start` and loaded as late as the credentials
- * allow (see init.c), so as few runtime syscalls as possible run under it. */
+/* linux.seccomp through libseccomp.  The filter is compiled to BPF in the
+ * container's init while the runtime moves it into its cgroups (libseccomp's
+ * rule database and BPF generation take milliseconds for a default profile)
+ * and loaded, one seccomp(2) call, as late as the credentials allow (see
+ * init.c), so as few runtime syscalls as possible run under it. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <seccomp.h>
 
@@ -13,7 +21,9 @@
 #include "rt_private.h"
 
 struct rt_seccomp_prog {
-    scmp_filter_ctx ctx;
+    struct sock_filter *insns;
+    unsigned short len;
+    unsigned flags; /* SECCOMP_FILTER_FLAG_* */
 };
 
 /* The config's names for libseccomp's constants. */
@@ -107,9 +117,54 @@ static void prog_free(struct rt_seccomp_prog *p)
 {
     if (!p)
         return;
-    if (p->ctx)
-        seccomp_release(p->ctx);
+    free(p->insns);
     free(p);
+}
+
+static void prog_freep(struct rt_seccomp_prog **p)
+{
+    prog_free(*p);
+}
+
+static void ctx_releasep(scmp_filter_ctx *ctx)
+{
+    if (*ctx)
+        seccomp_release(*ctx);
+}
+
+/* libseccomp 2.5 exports BPF only to a file descriptor. */
+static int export_bpf(struct rt_seccomp_prog *p, scmp_filter_ctx ctx, char *why, size_t whylen)
+{
+    _cleanup_close_ int fd = memfd_create("ocirun-seccomp", MFD_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "seccomp: memfd_create: %s", strerror(errno));
+        return -errno;
+    }
+    int r = seccomp_export_bpf(ctx, fd);
+    if (r < 0) {
+        snprintf(why, whylen, "seccomp: generate the filter: %s", strerror(-r));
+        return r;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(why, whylen, "seccomp: fstat the filter: %s", strerror(errno));
+        return -errno;
+    }
+    size_t n = (size_t)st.st_size / sizeof(struct sock_filter);
+    if (n == 0 || n > BPF_MAXINSNS || (size_t)st.st_size % sizeof(struct sock_filter)) {
+        snprintf(why, whylen, "seccomp: the filter has %lld bytes, not 1 to %d instructions",
+                 (long long)st.st_size, BPF_MAXINSNS);
+        return -E2BIG;
+    }
+    p->insns = malloc((size_t)st.st_size);
+    if (!p->insns)
+        return -ENOMEM;
+    if (pread(fd, p->insns, (size_t)st.st_size, 0) != st.st_size) {
+        snprintf(why, whylen, "seccomp: read the filter back: %s", strerror(errno ? errno : EIO));
+        return -EIO;
+    }
+    p->len = (unsigned short)n;
+    return 0;
 }
 
 /* Several conditions on one argument are alternatives (runc's reading of the
@@ -132,36 +187,19 @@ static struct scmp_arg_cmp to_cmp(const struct rt_seccomp_arg *a)
     return c;
 }
 
-int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, bool nnp,
-                       char *why, size_t whylen)
+int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, char *why,
+                       size_t whylen)
 {
-    struct rt_seccomp_prog *p = calloc(1, sizeof(*p));
-    if (!p)
-        return -ENOMEM;
     uint32_t def = with_errno(s->default_action, s->has_default_errno, s->default_errno);
-    p->ctx = seccomp_init(def);
-    if (!p->ctx) {
+    _cleanup_(ctx_releasep) scmp_filter_ctx ctx = seccomp_init(def);
+    if (!ctx) {
         snprintf(why, whylen, "seccomp: cannot initialise a filter");
-        prog_free(p);
         return -EINVAL;
     }
-    int r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_NNP, nnp ? 1 : 0);
-    if (r == 0 && (s->flags & 1u))
-        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-    if (r == 0 && (s->flags & 2u))
-        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_LOG, 1);
-    if (r == 0 && (s->flags & 4u))
-        r = seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_SSB, 1);
-    if (r < 0) {
-        snprintf(why, whylen, "seccomp: set filter flags: %s", strerror(-r));
-        prog_free(p);
-        return r;
-    }
     for (size_t i = 0; i < s->n_archs; i++) {
-        r = seccomp_arch_add(p->ctx, s->archs[i]);
+        int r = seccomp_arch_add(ctx, s->archs[i]);
         if (r < 0 && r != -EEXIST) {
             snprintf(why, whylen, "seccomp: add architecture: %s", strerror(-r));
-            prog_free(p);
             return r;
         }
     }
@@ -174,37 +212,46 @@ int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s,
             int nr = seccomp_syscall_resolve_name(rule->names[k]);
             if (nr == __NR_SCMP_ERROR)
                 continue; /* unknown on this kernel/arch: runc and crun skip it */
+            int r;
             if (rule->n_args == 0) {
-                r = seccomp_rule_add(p->ctx, act, nr, 0);
+                r = seccomp_rule_add(ctx, act, nr, 0);
             } else if (args_distinct(rule)) {
                 struct scmp_arg_cmp cmps[6];
                 for (size_t j = 0; j < rule->n_args; j++)
                     cmps[j] = to_cmp(&rule->args[j]);
-                r = seccomp_rule_add_array(p->ctx, act, nr, (unsigned)rule->n_args, cmps);
+                r = seccomp_rule_add_array(ctx, act, nr, (unsigned)rule->n_args, cmps);
             } else {
                 r = 0;
                 for (size_t j = 0; j < rule->n_args && r == 0; j++) {
                     struct scmp_arg_cmp c = to_cmp(&rule->args[j]);
-                    r = seccomp_rule_add_array(p->ctx, act, nr, 1, &c);
+                    r = seccomp_rule_add_array(ctx, act, nr, 1, &c);
                 }
             }
             if (r < 0) {
                 snprintf(why, whylen, "seccomp: add rule for %s: %s", rule->names[k], strerror(-r));
-                prog_free(p);
                 return r;
             }
         }
     }
-    *out = p;
+    _cleanup_(prog_freep) struct rt_seccomp_prog *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    int r = export_bpf(p, ctx, why, whylen);
+    if (r < 0)
+        return r;
+    /* What libseccomp's own load would pass for the config's flags. */
+    p->flags = s->flags & (SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG |
+                           SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    *out = TAKE_PTR(p);
     return 0;
 }
 
 int rt_seccomp_load(struct rt_seccomp_prog *p, char *why, size_t whylen)
 {
-    int r = seccomp_load(p->ctx);
-    if (r < 0) {
-        snprintf(why, whylen, "seccomp: load filter: %s", strerror(-r));
-        return r;
+    struct sock_fprog prog = {.len = p->len, .filter = p->insns};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) != 0) {
+        snprintf(why, whylen, "seccomp: load filter: %s", strerror(errno));
+        return -errno;
     }
     prog_free(p);
     return 0;
