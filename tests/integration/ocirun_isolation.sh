@@ -67,6 +67,12 @@ expect_match "a seccomp rule returns EPERM" "$OUT" "mkdir: can't create director
 expect_match "... the filter is in mode 2" "$OUT" "Seccomp:[[:space:]]+2"
 inside seccomp0 'grep Seccomp: /proc/self/status' "c['process']['noNewPrivileges'] = False" "$SECCOMP"
 expect_match "seccomp without no_new_privs (loaded while privileged)" "$OUT" "Seccomp:[[:space:]]+2"
+# The init loads the BPF it generated itself: the config's flags must reach seccomp(2) as the
+# kernel's SECCOMP_FILTER_FLAG_* bits (a wrong bit is EINVAL and the container never starts).
+inside seccompf 'mkdir /tmp/x 2>&1; grep Seccomp_filters: /proc/self/status' "c['root']['readonly'] = False" \
+    "$SECCOMP" "c['linux']['seccomp']['flags'] = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW']"
+expect_match "seccomp with TSYNC, LOG and SPEC_ALLOW flags" "$OUT" "mkdir: can't create directory '/tmp/x': Operation not permitted"
+expect_match "... one filter" "$OUT" "Seccomp_filters:[[:space:]]+1"
 
 inside pids 'cat /sys/fs/cgroup/pids/pids.max; for i in 1 2 3 4 5 6 7 8; do sleep 1 & done 2>&1; wait' \
     "c['linux']['resources']['pids'] = {'limit': 4}"
