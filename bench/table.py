@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The benchmark table's driver (bench/run.sh starts it in the cgroup sandbox; see bench/README.md).
 
-Each group runs its tools alternating, the order rotated every round, each run into fresh
-directories.  A run is one or more commands (skopeo + umoci + crun is three); every command runs
+Each group runs its tools alternating, each run into fresh directories, in orders from a
+Williams design (balanced_orders): over a full cycle of rounds every tool runs right after every
+other tool equally often, so what a heavy run leaves behind (umoci's freed memory and new inodes)
+does not always fall on the same next tool, as it did when the order was only rotated.  A run is one or more commands (skopeo + umoci + crun is three); every command runs
 under /usr/bin/time, so a run's time is the sum of its commands' wall times and its peak RSS the
 largest of theirs (a child forked from Python would carry Python's RSS across exec).  Untimed
 preparation (editing a config.json, removing a container's state) happens between commands.
@@ -147,14 +149,31 @@ class Bench:
         return run
 
 
+def balanced_orders(n):
+    """A Williams design: n orders of range(n) (2n when n is odd, the mirror images added) in
+    which each tool comes right after each other tool equally often.  Rotating one order instead
+    keeps every tool's predecessor the same in every round."""
+    first, lo, hi = [0], 1, n - 1
+    while lo <= hi:
+        first.append(lo)
+        lo += 1
+        if lo <= hi:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % n for x in first] for i in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def measure(tools, rounds, verbose=False):
     names = list(tools)
     res = {n: [] for n in names}
     for n in names:  # one untimed warm-up each: page cache, registry caches
         tools[n]()
+    orders = balanced_orders(len(names))
     for r in range(rounds):
-        k = r % len(names)
-        for n in names[k:] + names[:k]:
+        for n in (names[i] for i in orders[r % len(orders)]):
             runs = tools[n]()
             res[n].append((sum(s for s, _ in runs), max(kb for _, kb in runs)))
             if verbose:
