@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -137,31 +136,30 @@ static int export_bpf(struct rt_seccomp_prog *p, scmp_filter_ctx ctx, char *why,
 {
     _cleanup_close_ int fd = memfd_create("ocirun-seccomp", MFD_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, whylen, "seccomp: memfd_create: %s", strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(why, whylen, "seccomp: memfd_create: %s", strerror(e));
+        return -e;
     }
     int r = seccomp_export_bpf(ctx, fd);
     if (r < 0) {
         snprintf(why, whylen, "seccomp: generate the filter: %s", strerror(-r));
         return r;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        snprintf(why, whylen, "seccomp: fstat the filter: %s", strerror(errno));
-        return -errno;
-    }
-    size_t n = (size_t)st.st_size / sizeof(struct sock_filter);
-    if (n == 0 || n > BPF_MAXINSNS || (size_t)st.st_size % sizeof(struct sock_filter)) {
+    off_t size = lseek(fd, 0, SEEK_END);
+    size_t n = size > 0 ? (size_t)size / sizeof(struct sock_filter) : 0;
+    if (n == 0 || n > BPF_MAXINSNS || (size_t)size % sizeof(struct sock_filter)) {
         snprintf(why, whylen, "seccomp: the filter has %lld bytes, not 1 to %d instructions",
-                 (long long)st.st_size, BPF_MAXINSNS);
+                 (long long)size, BPF_MAXINSNS);
         return -E2BIG;
     }
-    p->insns = malloc((size_t)st.st_size);
+    p->insns = malloc((size_t)size);
     if (!p->insns)
         return -ENOMEM;
-    if (pread(fd, p->insns, (size_t)st.st_size, 0) != st.st_size) {
-        snprintf(why, whylen, "seccomp: read the filter back: %s", strerror(errno ? errno : EIO));
-        return -EIO;
+    ssize_t got = pread(fd, p->insns, (size_t)size, 0);
+    if (got != size) {
+        int e = got < 0 ? errno : EIO;
+        snprintf(why, whylen, "seccomp: read the filter back: %s", strerror(e));
+        return -e;
     }
     p->len = (unsigned short)n;
     return 0;
@@ -250,8 +248,9 @@ int rt_seccomp_load(struct rt_seccomp_prog *p, char *why, size_t whylen)
 {
     struct sock_fprog prog = {.len = p->len, .filter = p->insns};
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) != 0) {
-        snprintf(why, whylen, "seccomp: load filter: %s", strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(why, whylen, "seccomp: load filter: %s", strerror(e));
+        return -e;
     }
     prog_free(p);
     return 0;
