@@ -4,10 +4,11 @@
 Each group runs its tools alternating, each run into fresh directories, in orders from a
 Williams design (balanced_orders): over a full cycle of rounds every tool runs right after every
 other tool equally often, so what a heavy run leaves behind (umoci's freed memory and new inodes)
-does not always fall on the same next tool, as it did when the order was only rotated.  A run is one or more commands (skopeo + umoci + crun is three); every command runs
-under /usr/bin/time, so a run's time is the sum of its commands' wall times and its peak RSS the
-largest of theirs (a child forked from Python would carry Python's RSS across exec).  Untimed
-preparation (editing a config.json, removing a container's state) happens between commands.
+does not always fall on the same next tool, as it did when the order was only rotated.  A run is
+one or more commands (skopeo + umoci + crun is three); every command runs under /usr/bin/time,
+so a run's time is the sum of its commands' wall times and its peak RSS the largest of theirs (a
+child forked from Python would carry Python's RSS across exec).  Untimed preparation (editing a
+config.json, removing a container's state) happens between commands.
 """
 
 import argparse

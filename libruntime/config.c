@@ -3,6 +3,7 @@
  * every typed field having its type; strings stay owned by the json-c tree. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,13 +439,13 @@ static int parse_seccomp(struct ort_config *c, json_object *s, struct oci_error 
     for (size_t i = 0; flags && i < json_object_array_length(flags); i++) {
         const char *f = json_object_get_string(json_object_array_get_idx(flags, i));
         if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0)
-            sc->flags |= 1u;
+            sc->flags |= SECCOMP_FILTER_FLAG_TSYNC;
         else if (strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0)
-            sc->flags |= 2u;
+            sc->flags |= SECCOMP_FILTER_FLAG_LOG;
         else if (strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
-            sc->flags |= 4u;
+            sc->flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         else
-            sc->flags |= 1u << 31; /* known to the spec, not to us */
+            sc->flags |= RT_SECCOMP_FLAG_UNKNOWN; /* known to the spec, not to us */
     }
     json_object *calls = get(s, "syscalls");
     n = calls ? json_object_array_length(calls) : 0;

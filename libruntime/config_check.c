@@ -139,7 +139,7 @@ int ort_config_check(const struct ort_config *c, struct oci_error **err)
             snprintf(buf, sizeof(buf), "linux.seccomp.architectures %s", c->seccomp.bad_arch);
             return unsupported(err, buf);
         }
-        if (c->seccomp.flags & (1u << 31))
+        if (c->seccomp.flags & RT_SECCOMP_FLAG_UNKNOWN)
             return unsupported(err, "linux.seccomp.flags SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
     }
     for (size_t i = 0; i < c->n_mounts; i++) {

@@ -107,6 +107,9 @@ struct rt_seccomp_rule {
     const char *action_name;
 };
 
+/* A flag the spec names and the runtime does not support (refused by config_check). */
+#define RT_SECCOMP_FLAG_UNKNOWN (1u << 31)
+
 struct rt_seccomp {
     uint32_t default_action;
     const char *default_action_name;
@@ -114,7 +117,7 @@ struct rt_seccomp {
     uint32_t default_errno;
     uint32_t *archs;
     size_t n_archs;
-    unsigned flags;       /* SECCOMP_FILTER_FLAG_* */
+    unsigned flags;       /* SECCOMP_FILTER_FLAG_*, passed to seccomp(2) as they are */
     bool uses_notify;     /* an SCMP_ACT_NOTIFY action or listenerPath */
     const char *bad_arch; /* an architecture libseccomp does not know */
     struct rt_seccomp_rule *rules;
@@ -253,8 +256,8 @@ int rt_pidfd_send_signal(int pidfd, int sig);
 size_t rt_strv_len(const char *const *v);
 
 /* ---- seccomp.c ---- */
-/* Translates the config into a loaded-ready BPF program (in the init, before
- * the user switch); returns an opaque handle. */
+/* Translates the config into a ready-to-load BPF program (in the init, while
+ * the runtime joins the cgroups); returns an opaque handle. */
 struct rt_seccomp_prog;
 int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s, char *why,
                        size_t whylen);

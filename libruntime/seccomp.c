@@ -16,6 +16,7 @@
 #include <seccomp.h>
 
 #include <ociimg/cleanup.h>
+#include <ociimg/fs.h>
 
 #include "rt_private.h"
 
@@ -146,7 +147,12 @@ static int export_bpf(struct rt_seccomp_prog *p, scmp_filter_ctx ctx, char *why,
         return r;
     }
     off_t size = lseek(fd, 0, SEEK_END);
-    size_t n = size > 0 ? (size_t)size / sizeof(struct sock_filter) : 0;
+    if (size < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        int e = errno;
+        snprintf(why, whylen, "seccomp: size the filter: %s", strerror(e));
+        return -e;
+    }
+    size_t n = (size_t)size / sizeof(struct sock_filter);
     if (n == 0 || n > BPF_MAXINSNS || (size_t)size % sizeof(struct sock_filter)) {
         snprintf(why, whylen, "seccomp: the filter has %lld bytes, not 1 to %d instructions",
                  (long long)size, BPF_MAXINSNS);
@@ -155,9 +161,9 @@ static int export_bpf(struct rt_seccomp_prog *p, scmp_filter_ctx ctx, char *why,
     p->insns = malloc((size_t)size);
     if (!p->insns)
         return -ENOMEM;
-    ssize_t got = pread(fd, p->insns, (size_t)size, 0);
+    ssize_t got = oimg_fs_read_all(fd, p->insns, (size_t)size);
     if (got != size) {
-        int e = got < 0 ? errno : EIO;
+        int e = got < 0 ? (int)-got : EIO;
         snprintf(why, whylen, "seccomp: read the filter back: %s", strerror(e));
         return -e;
     }
@@ -237,9 +243,7 @@ int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s,
     int r = export_bpf(p, ctx, why, whylen);
     if (r < 0)
         return r;
-    /* What libseccomp's own load would pass for the config's flags. */
-    p->flags = s->flags & (SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG |
-                           SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+    p->flags = s->flags & ~RT_SECCOMP_FLAG_UNKNOWN;
     *out = TAKE_PTR(p);
     return 0;
 }
