@@ -7,7 +7,10 @@
  * only copies the bytes into a chunk and queues it; the pipe's thread feeds
  * the chunks, in order, to the store writer.  The queue is short
  * (PIPE_SLOTS chunks), so a slow disk slows the transfer instead of
- * growing memory.
+ * growing memory.  A chunk is one block of the writer's direct mode,
+ * aligned for it: a full one goes to the disk as it is, and the writer
+ * hands back an empty block for the slot instead of the thread copying
+ * every byte into the writer's own buffer.
  *
  * The writer is the thread's alone between blob_pipe_sync calls: every
  * other use of it (commit, restart, replay, discard, free) comes after a
@@ -21,10 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ociimg/fs.h>
+
 #include "client_private.h"
 
-#define PIPE_CHUNK (256u * 1024)
-#define PIPE_SLOTS 3
+#define PIPE_SLOTS 2
 
 struct blob_pipe {
     pthread_mutex_t mu;
@@ -32,6 +36,7 @@ struct blob_pipe {
     pthread_t th;
     struct oimg_blob_writer *w;
     unsigned char *slot[PIPE_SLOTS];
+    size_t chunk; /* the writer's block size */
     size_t len[PIPE_SLOTS];
     size_t head, count; /* queued slots; the thread pops one after writing it */
     size_t fill;        /* bytes in the slot after the queue (the loop's) */
@@ -84,7 +89,7 @@ static void *pipe_main(void *ud)
         bool skip = p->code < 0; /* after an error nothing more is written */
         pthread_mutex_unlock(&p->mu);
         struct oci_error *e = NULL;
-        int r = skip || !p->w ? 0 : oimg_blob_writer_write(p->w, p->slot[i], p->len[i], &e);
+        int r = skip || !p->w ? 0 : oimg_blob_writer_write_block(p->w, &p->slot[i], p->len[i], &e);
         pthread_mutex_lock(&p->mu);
         keep_first_error(p, r, e);
         p->head = (p->head + 1) % PIPE_SLOTS;
@@ -106,6 +111,7 @@ int blob_pipe_new(struct blob_pipe **out, struct oimg_blob_writer *w, void (*wak
     if (!p)
         return -OCI_ERR_NOMEM;
     p->w = w;
+    p->chunk = oimg_blob_writer_block_size();
     p->wake = wake;
     p->wake_ud = wake_ud;
     pthread_mutex_init(&p->mu, NULL);
@@ -165,14 +171,18 @@ int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci
         }
         size_t t = (p->head + p->count) % PIPE_SLOTS;
         pthread_mutex_unlock(&p->mu);
-        if (!p->slot[t] && !(p->slot[t] = malloc(PIPE_CHUNK)))
-            return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
-        size_t n = PIPE_CHUNK - p->fill < len ? PIPE_CHUNK - p->fill : len;
+        if (!p->slot[t]) {
+            void *m = NULL;
+            if (posix_memalign(&m, oimg_fs_direct_align(), p->chunk) != 0)
+                return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+            p->slot[t] = m;
+        }
+        size_t n = p->chunk - p->fill < len ? p->chunk - p->fill : len;
         memcpy(p->slot[t] + p->fill, b, n);
         p->fill += n;
         b += n;
         len -= n;
-        if (p->fill == PIPE_CHUNK) {
+        if (p->fill == p->chunk) {
             pthread_mutex_lock(&p->mu);
             push_locked(p);
             pthread_mutex_unlock(&p->mu);
@@ -183,13 +193,13 @@ int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci
 
 bool blob_pipe_room(struct blob_pipe *p, size_t len)
 {
-    const size_t cap = PIPE_SLOTS * PIPE_CHUNK;
+    const size_t cap = PIPE_SLOTS * p->chunk;
     pthread_mutex_lock(&p->mu);
     /* The loop's slot, then the ones still free behind it; after an error
      * there is room: write reports it. */
     size_t room = p->code < 0 ? cap
                   : p->count < PIPE_SLOTS
-                      ? (PIPE_CHUNK - p->fill) + (PIPE_SLOTS - p->count - 1) * PIPE_CHUNK
+                      ? (p->chunk - p->fill) + (PIPE_SLOTS - p->count - 1) * p->chunk
                       : 0;
     bool ok = room >= (len < cap ? len : cap);
     if (!ok)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,8 +503,9 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
     return 0;
 }
 
-int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t len,
-                           struct oci_error **err)
+/* The checks and the hashing every accepted byte goes through. */
+static int accept_bytes(struct oimg_blob_writer *w, const void *buf, size_t len,
+                        struct oci_error **err)
 {
     if (w->failed || w->finished)
         return oci_error_set(err, OCI_ERR_STATE, "write blob: writer already %s",
@@ -516,21 +518,59 @@ int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t l
     }
     oimg_hasher_update(w->h, buf, len);
     w->size += len;
+    return 0;
+}
+
+/* The direct buffer is full: to the thread (or written here without one). */
+static int hand_off_full(struct oimg_blob_writer *w, struct oci_error **err)
+{
+    int r = direct_handoff(w);
+    if (r < 0) {
+        w->failed = true;
+        return oci_error_setsys(err, OCI_ERR_IO, -r, "write blob into `%s`", w->l->path);
+    }
+    return r > 0 ? flush_buffer(w, err) : 0;
+}
+
+size_t oimg_blob_writer_block_size(void)
+{
+    return DIRECT_BUFFER;
+}
+
+int oimg_blob_writer_write_block(struct oimg_blob_writer *w, unsigned char **buf, size_t len,
+                                 struct oci_error **err)
+{
+    unsigned char *b = *buf;
+    if (!w->direct || w->buf_len != 0 || len != DIRECT_BUFFER ||
+        (uintptr_t)b % oimg_fs_direct_align() != 0)
+        return oimg_blob_writer_write(w, b, len, err);
+    int r = accept_bytes(w, b, len, err);
+    if (r < 0)
+        return r;
+    /* The caller's block takes the place of the empty buffer, which the
+     * caller gets instead: the bytes go to the disk without a copy. */
+    unsigned char *empty = w->buf;
+    w->dbuf[w->dbuf[0] == empty ? 0 : 1] = b;
+    w->buf = b;
+    w->buf_len = DIRECT_BUFFER;
+    *buf = empty;
+    return hand_off_full(w, err);
+}
+
+int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t len,
+                           struct oci_error **err)
+{
+    int r = accept_bytes(w, buf, len, err);
+    if (r < 0)
+        return r;
     while (w->direct && len > 0) {
         size_t n = DIRECT_BUFFER - w->buf_len < len ? DIRECT_BUFFER - w->buf_len : len;
         memcpy(w->buf + w->buf_len, buf, n);
         w->buf_len += n;
         buf = (const char *)buf + n;
         len -= n;
-        if (w->buf_len == DIRECT_BUFFER) {
-            int r = direct_handoff(w);
-            if (r < 0) {
-                w->failed = true;
-                return oci_error_setsys(err, OCI_ERR_IO, -r, "write blob into `%s`", w->l->path);
-            }
-            if (r > 0 && (r = flush_buffer(w, err)) < 0)
-                return r;
-        }
+        if (w->buf_len == DIRECT_BUFFER && (r = hand_off_full(w, err)) < 0)
+            return r;
     }
     if (len == 0)
         return 0;
@@ -539,17 +579,13 @@ int oimg_blob_writer_write(struct oimg_blob_writer *w, const void *buf, size_t l
             w->failed = true;
             return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
         }
-        if (w->buf_len + len > WRITE_BUFFER) {
-            int r = flush_buffer(w, err);
-            if (r < 0)
-                return r;
-        }
+        if (w->buf_len + len > WRITE_BUFFER && (r = flush_buffer(w, err)) < 0)
+            return r;
         memcpy(w->buf + w->buf_len, buf, len);
         w->buf_len += len;
         return 0;
     }
-    int r = flush_buffer(w, err);
-    if (r < 0)
+    if ((r = flush_buffer(w, err)) < 0)
         return r;
     r = write_out(w, buf, len);
     if (r < 0) {

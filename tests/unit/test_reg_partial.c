@@ -1,11 +1,13 @@
 /* The store's resumable blob writer (what `pull` keeps across runs) and the
  * shared base64 both libraries use. */
+#include <stdint.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include <ociimg/base64.h>
 #include <ociimg/digest.h>
+#include <ociimg/fs.h>
 
 #include "layout_t.h"
 
@@ -453,6 +455,82 @@ static void test_direct(void)
     free(top);
 }
 
+/* Whole aligned blocks handed over without a copy: each call gives back a
+ * different, aligned, empty block, which the next call fills while the
+ * writer still owns the one before (were it handed back too early, the
+ * new bytes would land in the file).  A block that is off the alignment,
+ * short, or behind buffered bytes is copied, and the caller keeps it. */
+static void test_direct_blocks(void)
+{
+    char *top = NULL;
+    struct oimg_layout *l = t_new_layout(&top);
+    const size_t bs = oimg_blob_writer_block_size();
+    const size_t align = oimg_fs_direct_align();
+    CHECK(bs % align == 0);
+    const size_t len = 9 * bs + 1000;
+    unsigned char *data = pattern(len);
+    data[7] ^= 0x5a;
+    struct oimg_digest d = digest_of(data, len);
+    struct oimg_blob_writer *w = NULL;
+    CHECK_OK(oimg_layout_blob_begin(&w, l, &d, (int64_t)len, T_ERR));
+    int on = oimg_blob_writer_set_direct(w);
+    CHECK(on == 0 || on == 1);
+
+    void *m = NULL;
+    CHECK(posix_memalign(&m, align, bs + align) == 0);
+    unsigned char *blk = m;
+    size_t off = 0;
+    for (int i = 0; i < 4; i++, off += bs) {
+        unsigned char *was = blk;
+        memcpy(blk, data + off, bs);
+        CHECK_OK(oimg_blob_writer_write_block(w, &blk, bs, T_ERR));
+        CHECK(blk != NULL && (uintptr_t)blk % align == 0);
+        CHECK(on ? blk != was : blk == was);
+        memset(blk, 0xee, bs); /* ours now: scribbling on it changes nothing */
+    }
+    /* Off the alignment: copied. */
+    unsigned char *odd = malloc(bs + 1);
+    memcpy(odd + 1, data + off, bs);
+    unsigned char *oddp = odd + 1;
+    CHECK_OK(oimg_blob_writer_write_block(w, &oddp, bs, T_ERR));
+    CHECK(oddp == odd + 1);
+    off += bs;
+    /* Short: copied; it leaves bytes buffered, so the next whole block is
+     * copied too. */
+    unsigned char *was = blk;
+    memcpy(blk, data + off, 4096);
+    CHECK_OK(oimg_blob_writer_write_block(w, &blk, 4096, T_ERR));
+    CHECK(blk == was);
+    off += 4096;
+    memcpy(blk, data + off, bs);
+    CHECK_OK(oimg_blob_writer_write_block(w, &blk, bs, T_ERR));
+    CHECK(blk == was);
+    off += bs;
+    write_uneven(w, data, off, len);
+    CHECK_OK(oimg_blob_writer_commit(w, NULL, T_ERR));
+    oimg_blob_writer_free(w);
+    check_blob(l, &d, data, len);
+    CHECK_INT(t_count_dir(l, ".ociimg/tmp"), 0);
+
+    /* Past the expected size: refused like a plain write, block kept. */
+    w = NULL;
+    CHECK_OK(oimg_layout_blob_begin(&w, l, &d, (int64_t)bs - 1, T_ERR));
+    CHECK_INT(oimg_blob_writer_set_direct(w), on);
+    was = blk;
+    struct oci_error *e = NULL;
+    CHECK_INT(oimg_blob_writer_write_block(w, &blk, bs, &e), -OCI_ERR_DIGEST_MISMATCH);
+    oci_error_clear(&e);
+    CHECK(blk == was);
+    oimg_blob_writer_free(w);
+
+    free(blk);
+    free(odd);
+    free(data);
+    oimg_layout_free(l);
+    t_rm_rf(top);
+    free(top);
+}
+
 int main(void)
 {
     T_RUN(test_resume_across_writers);
@@ -461,5 +539,6 @@ int main(void)
     T_RUN(test_gc_keeps_partials);
     T_RUN(test_base64_modes);
     T_RUN(test_direct);
+    T_RUN(test_direct_blocks);
     return t_done();
 }

@@ -92,14 +92,25 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
  * caller goes on).  Not concurrently with other calls on the writer. */
 int oimg_blob_writer_sync(struct oimg_blob_writer *w, struct oci_error **err);
 /* Writes the bytes from here on past the page cache (O_DIRECT, in aligned
- * 1 MiB writes that a thread of the writer's own makes while the caller
- * fills the next MiB; the last partial block goes through the cache).  For
+ * blocks of oimg_blob_writer_block_size() that a thread of the writer's own
+ * writes while the caller fills the next; the last partial block goes
+ * through the cache).  For
  * big blobs nobody reads while they download: no copy into the cache, no
  * cache evicted for them, little left for the commit's fsync.  1 when on,
  * 0 when the filesystem or the file's current size does not allow it
  * (nothing changes), negative on a finished or failed writer.  Not for a
  * file that another thread reads while it grows. */
 int oimg_blob_writer_set_direct(struct oimg_blob_writer *w);
+/* The size of direct mode's blocks (a multiple of oimg_fs_direct_align()). */
+size_t oimg_blob_writer_block_size(void);
+/* oimg_blob_writer_write of len bytes at *buf, without the copy where it can:
+ * when the writer is in direct mode with nothing buffered and *buf is one
+ * whole block aligned to oimg_fs_direct_align(), the writer keeps *buf and
+ * puts in its place an empty buffer of the same size and alignment, which
+ * the caller owns from then on (free() releases it).  Otherwise it copies
+ * and *buf stays.  Either way, also after an error, *buf is the caller's. */
+int oimg_blob_writer_write_block(struct oimg_blob_writer *w, unsigned char **buf, size_t len,
+                                 struct oci_error **err);
 /* Convenience: write a whole buffer as a blob (sha256). */
 int oimg_layout_blob_put(struct oimg_digest *out, struct oimg_layout *l, const void *buf,
                          size_t len, struct oci_error **err);
