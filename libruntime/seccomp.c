@@ -159,8 +159,10 @@ static int export_bpf(struct rt_seccomp_prog *p, scmp_filter_ctx ctx, char *why,
         return -E2BIG;
     }
     p->insns = malloc((size_t)size);
-    if (!p->insns)
+    if (!p->insns) {
+        snprintf(why, whylen, "seccomp: out of memory");
         return -ENOMEM;
+    }
     ssize_t got = oimg_fs_read_all(fd, p->insns, (size_t)size);
     if (got != size) {
         int e = got < 0 ? (int)-got : EIO;
@@ -238,8 +240,10 @@ int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s,
         }
     }
     _cleanup_(prog_freep) struct rt_seccomp_prog *p = calloc(1, sizeof(*p));
-    if (!p)
+    if (!p) {
+        snprintf(why, whylen, "seccomp: out of memory");
         return -ENOMEM;
+    }
     int r = export_bpf(p, ctx, why, whylen);
     if (r < 0)
         return r;
@@ -251,10 +255,15 @@ int rt_seccomp_compile(struct rt_seccomp_prog **out, const struct rt_seccomp *s,
 int rt_seccomp_load(struct rt_seccomp_prog *p, char *why, size_t whylen)
 {
     struct sock_fprog prog = {.len = p->len, .filter = p->insns};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog) != 0) {
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog);
+    if (rc < 0) {
         int e = errno;
         snprintf(why, whylen, "seccomp: load filter: %s", strerror(e));
         return -e;
+    }
+    if (rc > 0) { /* TSYNC: the id of a thread that could not take the filter */
+        snprintf(why, whylen, "seccomp: load filter: thread %ld cannot be synchronised", rc);
+        return -ESRCH;
     }
     prog_free(p);
     return 0;

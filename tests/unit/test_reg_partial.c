@@ -490,6 +490,7 @@ static void test_direct_blocks(void)
     }
     /* Off the alignment: copied. */
     unsigned char *odd = malloc(bs + 1);
+    CHECK(odd != NULL);
     memcpy(odd + 1, data + off, bs);
     unsigned char *oddp = odd + 1;
     CHECK_OK(oimg_blob_writer_write_block(w, &oddp, bs, T_ERR));
