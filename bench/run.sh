@@ -12,7 +12,8 @@
 # Env: OCIIMG, OCIRUN (binaries; default build/cmd/...), OCIIMG_SHARED (default ../shared),
 #      REGISTRY_ADDR (127.0.0.1:5000), OCIBENCH (/var/tmp/ocibench), BENCH_ONLY (comma list of
 #      groups: pull,unpack,stream,cold,warm), BENCH_NO_SETTLE (see below),
-#      BENCH_VERBOSE=1 (every timed run on stderr).
+#      BENCH_VERBOSE=1 (every timed run on stderr), BENCH_REGISTRY_NICE (the registry's autogroup
+#      nice during the run, default 19: a stand-in for a remote server; see bench/README.md).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-5}
