@@ -74,14 +74,19 @@ class RegistryPriority:
             return
         path = "/proc/%d/autogroup" % pid
         try:
+            # "/autogroup-N nice V"
             theirs, ours = open(path).read().split(), open("/proc/self/autogroup").read().split()
+            orig = int(theirs[2])
         except OSError as e:
             self.why = "cannot read %s: %s" % (path, e.strerror)
+            return
+        except (IndexError, ValueError):
+            self.why = "%s is not \"/autogroup-N nice V\"" % path
             return
         if theirs[0] == ours[0]:
             self.why = "pid %d shares this process's autogroup" % pid
             return
-        self.path, self.pid, self.orig = path, pid, int(theirs[2])
+        self.path, self.pid, self.orig = path, pid, orig
 
     def set(self, nice):
         if not self.path:

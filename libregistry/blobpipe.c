@@ -36,7 +36,6 @@ struct blob_pipe {
     pthread_t th;
     struct oimg_blob_writer *w;
     unsigned char *slot[PIPE_SLOTS];
-    size_t chunk; /* the writer's block size */
     size_t len[PIPE_SLOTS];
     size_t head, count; /* queued slots; the thread pops one after writing it */
     size_t fill;        /* bytes in the slot after the queue (the loop's) */
@@ -111,7 +110,6 @@ int blob_pipe_new(struct blob_pipe **out, struct oimg_blob_writer *w, void (*wak
     if (!p)
         return -OCI_ERR_NOMEM;
     p->w = w;
-    p->chunk = oimg_blob_writer_block_size();
     p->wake = wake;
     p->wake_ud = wake_ud;
     pthread_mutex_init(&p->mu, NULL);
@@ -159,6 +157,7 @@ static int take_error_locked(struct blob_pipe *p, struct oci_error **err)
 int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci_error **err)
 {
     const unsigned char *b = buf;
+    const size_t chunk = oimg_blob_writer_block_size();
     while (len > 0) {
         pthread_mutex_lock(&p->mu);
         /* The loop's slot is the one after the queue: wait for it to be free. */
@@ -171,18 +170,14 @@ int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci
         }
         size_t t = (p->head + p->count) % PIPE_SLOTS;
         pthread_mutex_unlock(&p->mu);
-        if (!p->slot[t]) {
-            void *m = NULL;
-            if (posix_memalign(&m, oimg_fs_direct_align(), p->chunk) != 0)
-                return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
-            p->slot[t] = m;
-        }
-        size_t n = p->chunk - p->fill < len ? p->chunk - p->fill : len;
+        if (!p->slot[t] && !(p->slot[t] = oimg_fs_direct_alloc(chunk)))
+            return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
+        size_t n = chunk - p->fill < len ? chunk - p->fill : len;
         memcpy(p->slot[t] + p->fill, b, n);
         p->fill += n;
         b += n;
         len -= n;
-        if (p->fill == p->chunk) {
+        if (p->fill == chunk) {
             pthread_mutex_lock(&p->mu);
             push_locked(p);
             pthread_mutex_unlock(&p->mu);
@@ -193,14 +188,13 @@ int blob_pipe_write(struct blob_pipe *p, const void *buf, size_t len, struct oci
 
 bool blob_pipe_room(struct blob_pipe *p, size_t len)
 {
-    const size_t cap = PIPE_SLOTS * p->chunk;
+    const size_t chunk = oimg_blob_writer_block_size(), cap = PIPE_SLOTS * chunk;
     pthread_mutex_lock(&p->mu);
     /* The loop's slot, then the ones still free behind it; after an error
      * there is room: write reports it. */
-    size_t room = p->code < 0 ? cap
-                  : p->count < PIPE_SLOTS
-                      ? (p->chunk - p->fill) + (PIPE_SLOTS - p->count - 1) * p->chunk
-                      : 0;
+    size_t room = p->code < 0             ? cap
+                  : p->count < PIPE_SLOTS ? (chunk - p->fill) + (PIPE_SLOTS - p->count - 1) * chunk
+                                          : 0;
     bool ok = room >= (len < cap ? len : cap);
     if (!ok)
         p->want_room = true;

@@ -472,6 +472,12 @@ size_t oimg_fs_direct_align(void)
     return pg > 4096 ? (size_t)pg : 4096;
 }
 
+void *oimg_fs_direct_alloc(size_t size)
+{
+    void *p = NULL;
+    return posix_memalign(&p, oimg_fs_direct_align(), size) == 0 ? p : NULL;
+}
+
 int oimg_fs_fsync_dir(int dirfd, struct oci_error **err)
 {
     /* Some filesystems cannot sync a directory (EINVAL); the rename is then

@@ -84,10 +84,8 @@ bool dread_start(struct dread *dr, int fd, uint64_t size)
     if (DIRECT_READ % align != 0)
         return false;
     for (unsigned i = 0; i < DREAD_BLOCKS; i++) {
-        if (!dr->buf[i] && posix_memalign((void **)&dr->buf[i], align, DIRECT_READ) != 0) {
-            dr->buf[i] = NULL;
+        if (!dr->buf[i] && !(dr->buf[i] = oimg_fs_direct_alloc(DIRECT_READ)))
             return false;
-        }
     }
     if (oimg_fs_set_direct(fd, true) < 0)
         return false;

@@ -482,8 +482,8 @@ int oimg_blob_writer_replay(struct oimg_blob_writer *w,
         return r;
     /* Whole aligned blocks into an aligned buffer: the file may be open
      * with O_DIRECT. */
-    _cleanup_free_ unsigned char *buf = NULL;
-    if (posix_memalign((void **)&buf, oimg_fs_direct_align(), DIRECT_BUFFER) != 0)
+    _cleanup_free_ unsigned char *buf = oimg_fs_direct_alloc(DIRECT_BUFFER);
+    if (!buf)
         return oci_error_set(err, OCI_ERR_NOMEM, "out of memory");
     uint64_t off = 0;
     while (off < w->size) {
@@ -607,10 +607,10 @@ int oimg_blob_writer_set_direct(struct oimg_blob_writer *w)
         return 0;
     if (w->dbuf[0])
         return 0; /* it was on once and fell back: it stays off */
-    void *b[2] = {NULL, NULL};
-    if (posix_memalign(&b[0], oimg_fs_direct_align(), DIRECT_BUFFER) != 0 ||
-        posix_memalign(&b[1], oimg_fs_direct_align(), DIRECT_BUFFER) != 0) {
+    void *b[2] = {oimg_fs_direct_alloc(DIRECT_BUFFER), oimg_fs_direct_alloc(DIRECT_BUFFER)};
+    if (!b[0] || !b[1]) {
         free(b[0]);
+        free(b[1]);
         return 0;
     }
     if (oimg_fs_set_direct(w->fd, true) < 0) {

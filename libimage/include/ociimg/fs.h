@@ -55,5 +55,8 @@ int oimg_fs_fsync_dir(int dirfd, struct oci_error **err);
  * writes want buffers, offsets and lengths aligned to oimg_fs_direct_align(). */
 int oimg_fs_set_direct(int fd, bool on);
 size_t oimg_fs_direct_align(void);
+/* size bytes aligned to oimg_fs_direct_align(), released with free(); NULL
+ * when out of memory. */
+void *oimg_fs_direct_alloc(size_t size);
 
 #endif
