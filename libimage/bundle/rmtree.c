@@ -201,13 +201,18 @@ int bundle_mkdtemp(char **name, int dirfd, const char *prefix, mode_t mode, stru
         n[plen + 6] = '\0';
         if (mkdirat(dirfd, n, mode) == 0) {
             /* The umask must not widen or narrow what we asked for. */
-            if (fchmodat(dirfd, n, mode, 0) < 0) {
-                int e = errno;
-                unlinkat(dirfd, n, AT_REMOVEDIR);
-                return oci_error_setsys(err, OCI_ERR_IO, e, "chmod `%s`", n);
+            if (fchmodat(dirfd, n, mode, 0) == 0) {
+                *name = TAKE_PTR(n);
+                return 0;
             }
-            *name = TAKE_PTR(n);
-            return 0;
+            int e = errno;
+            /* Gone already: a concurrent unpack into the same place took the
+             * new name for an abandoned temp dir and removed it.  Another
+             * name will do. */
+            if (e == ENOENT)
+                continue;
+            unlinkat(dirfd, n, AT_REMOVEDIR);
+            return oci_error_setsys(err, OCI_ERR_IO, e, "chmod `%s`", n);
         }
         if (errno != EEXIST)
             return oci_error_setsys(err, OCI_ERR_IO, errno, "create directory `%s`", n);
