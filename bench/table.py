@@ -131,14 +131,47 @@ def layer_blobs(layout, tag):
     return [os.path.join(layout, "blobs", *l["digest"].split(":")) for l in man["layers"]]
 
 
+def evict(top):
+    """Drops the page cache of every regular file under TOP (after a sync, so all of it is clean).
+    Only regular files are opened: a run's output may hold FIFOs."""
+    stack = [top]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+            elif e.is_file(follow_symlinks=False):
+                fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+
+
 class Bench:
     def __init__(self, work):
         self.work = work
         self.serial = 0
+        self.outputs = []
 
     def fresh(self, name):
         self.serial += 1
-        return os.path.join(self.work, "%s-%d" % (name, self.serial))
+        path = os.path.join(self.work, "%s-%d" % (name, self.serial))
+        self.outputs.append(path)
+        return path
+
+    def release(self):
+        """Untimed, after each run: its outputs leave the page cache (the files stay).  On this VM
+        memory not touched for a while costs the hypervisor a fault per page on first use, about
+        7x a reused page, and outputs kept cached would make every run grow the page cache into
+        such memory; a run would pay for how many ran before it (bench/README.md, "Memory")."""
+        os.sync()
+        for path in self.outputs:
+            evict(path)
+        self.outputs = []
 
     # Each tool: a function that does one run and returns [(secs, kb), ...] of its timed commands.
 
@@ -234,15 +267,17 @@ def balanced_orders(n):
     return rows
 
 
-def measure(tools, rounds, verbose=False):
+def measure(bench, tools, rounds, verbose=False):
     names = list(tools)
     res = {n: [] for n in names}
     for n in names:  # one untimed warm-up each: page cache, registry caches
         tools[n]()
+        bench.release()
     orders = balanced_orders(len(names))
     for r in range(rounds):
         for n in (names[i] for i in orders[r % len(orders)]):
             runs = tools[n]()
+            bench.release()
             res[n].append((sum(s for s, _ in runs), max(kb for _, kb in runs)))
             if verbose:
                 print("  round %d  %-22s %s" % (r + 1, n, " + ".join("%.3f" % s for s, _ in runs)),
@@ -297,6 +332,7 @@ def run_groups(a, only, b, prio):
     print("rounds: %d per group, alternating; work dir %s; %d CPUs; load %s" % (
         a.rounds, a.work, os.cpu_count(), open("/proc/loadavg").read().split()[0]))
     print("registry: %s; a stand-in for a remote server (bench/README.md)" % prio.describe())
+    print("between runs: sync, then each run's output files leave the page cache (untimed)")
     print()
     rows, verdicts, ociimg_rss = [], [], []
     for name, image, tools, base in groups:
@@ -313,7 +349,7 @@ def run_groups(a, only, b, prio):
                      "ocirun run": b.runtime_run(OCIRUN, bundle),
                      "crun run": b.runtime_run("crun", bundle)}
         try:
-            m = measure(tools, a.rounds, a.verbose)
+            m = measure(b, tools, a.rounds, a.verbose)
         except Failed as e:
             print("%s: FAILED: %s" % (name, e), file=sys.stderr)
             verdicts.append("%s: failed" % name)
