@@ -27,6 +27,7 @@ REG = os.environ.get("REGISTRY_ADDR", "127.0.0.1:5000")
 OCIBENCH = os.environ.get("OCIBENCH", "/var/tmp/ocibench")
 DEBIAN_LAYOUT = os.path.join(OCIBENCH, "layouts", "debian")
 RSS_LIMIT_KB = 32 * 1024
+DISK_RESERVE = 2 * 10**9  # left free for the registry, the ociimg store of other groups, logs
 
 
 class Failed(Exception):
@@ -267,12 +268,24 @@ def balanced_orders(n):
     return rows
 
 
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
 def measure(bench, tools, rounds, verbose=False):
     names = list(tools)
     res = {n: [] for n in names}
+    before = free_bytes(bench.work)
     for n in names:  # one untimed warm-up each: page cache, registry caches
         tools[n]()
         bench.release()
+    # Nothing is removed until the end: a round takes what the warm-ups took.  Better to say so
+    # now than to fail halfway with ENOSPC from one of the tools.
+    need, free = (before - free_bytes(bench.work)) * rounds, free_bytes(bench.work)
+    if need + DISK_RESERVE > free:
+        raise Failed("%d rounds need about %.1f GB in %s, %.1f GB are free (fewer rounds, or room)" %
+                     (rounds, (need + DISK_RESERVE) / 1e9, bench.work, free / 1e9))
     orders = balanced_orders(len(names))
     for r in range(rounds):
         for n in (names[i] for i in orders[r % len(orders)]):
@@ -338,17 +351,17 @@ def run_groups(a, only, b, prio):
     for name, image, tools, base in groups:
         if only and name not in only:
             continue
-        if tools is None:  # warm: prepare the store and the bundle, untimed
-            store = b.fresh("warm-store")
-            b.ociimg_run(busybox, store)()
-            bundle, lay = b.fresh("warm-bundle"), b.fresh("warm-layout")
-            timed(a.work, [OCIIMG, "pull", "-q", "--tls-verify=false", "%s/%s" % (REG, busybox), lay + ":x"])
-            timed(a.work, [OCIIMG, "unpack", "-q", lay + ":x", bundle])
-            set_args(bundle, ["/bin/true"])
-            tools = {"ociimg run": b.ociimg_run(busybox, store),
-                     "ocirun run": b.runtime_run(OCIRUN, bundle),
-                     "crun run": b.runtime_run("crun", bundle)}
         try:
+            if tools is None:  # warm: prepare the store and the bundle, untimed
+                store = b.fresh("warm-store")
+                b.ociimg_run(busybox, store)()
+                bundle, lay = b.fresh("warm-bundle"), b.fresh("warm-layout")
+                timed(a.work, [OCIIMG, "pull", "-q", "--tls-verify=false", "%s/%s" % (REG, busybox), lay + ":x"])
+                timed(a.work, [OCIIMG, "unpack", "-q", lay + ":x", bundle])
+                set_args(bundle, ["/bin/true"])
+                tools = {"ociimg run": b.ociimg_run(busybox, store),
+                         "ocirun run": b.runtime_run(OCIRUN, bundle),
+                         "crun run": b.runtime_run("crun", bundle)}
             m = measure(b, tools, a.rounds, a.verbose)
         except Failed as e:
             print("%s: FAILED: %s" % (name, e), file=sys.stderr)
