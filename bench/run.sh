@@ -2,7 +2,7 @@
 # bench/run.sh — the benchmark table (bench/README.md): ociimg against the tools users would
 # otherwise use, each group measured alternating in one run, medians, ratios and peak RSS.
 #
-#   bench/run.sh [ROUNDS]        (default 5; as root on Debian 12; 5.5 minutes at 12 rounds)
+#   bench/run.sh [ROUNDS]        (default 5; as root on Debian 12; 4-5 minutes at 12 rounds)
 #
 # Starts the local benchmark registry and builds the reference images with ../shared/bench
 # (registry.sh, make-images.sh: bench/busybox:1, bench/debian:multi, bench/debian:multi-gz) when
