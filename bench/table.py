@@ -27,7 +27,7 @@ REG = os.environ.get("REGISTRY_ADDR", "127.0.0.1:5000")
 OCIBENCH = os.environ.get("OCIBENCH", "/var/tmp/ocibench")
 DEBIAN_LAYOUT = os.path.join(OCIBENCH, "layouts", "debian")
 RSS_LIMIT_KB = 32 * 1024
-DISK_RESERVE = 2 * 10**9  # left free for the registry, the ociimg store of other groups, logs
+DISK_RESERVE = 2 * 10**9  # slack: runs differ a little in size, and others write to this disk too
 
 
 class Failed(Exception):
@@ -145,7 +145,10 @@ def evict(top):
             if e.is_dir(follow_symlinks=False):
                 stack.append(e.path)
             elif e.is_file(follow_symlinks=False):
-                fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:  # best effort: a file that went away or will not open keeps its pages
+                    fd = os.open(e.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                except OSError:
+                    continue
                 try:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
                 finally:
