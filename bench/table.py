@@ -285,7 +285,8 @@ def measure(bench, tools, rounds, verbose=False):
         bench.release()
     # Nothing is removed until the end: a round takes what the warm-ups took.  Better to say so
     # now than to fail halfway with ENOSPC from one of the tools.
-    need, free = (before - free_bytes(bench.work)) * rounds, free_bytes(bench.work)
+    free = free_bytes(bench.work)
+    need = (before - free) * rounds
     if need + DISK_RESERVE > free:
         raise Failed("%d rounds need about %.1f GB in %s, %.1f GB are free (fewer rounds, or room)" %
                      (rounds, (need + DISK_RESERVE) / 1e9, bench.work, free / 1e9))
@@ -308,6 +309,8 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--verbose", action="store_true", help="print every timed run on stderr")
     a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1 (a median needs a run)")
     only = set(x for x in a.only.split(",") if x)
     b = Bench(a.work)
     prio = RegistryPriority(int(os.environ.get("BENCH_REGISTRY_NICE", "19")))
